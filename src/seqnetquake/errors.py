@@ -1,0 +1,21 @@
+"""One error type for bad input, so every reader reports it the same way: ``PATH: FIELD: problem``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """A bad input file: names the file, the field and (where it applies) the row."""
+
+    def __init__(self, path: str | Path, field: str, problem: str, row: int | None = None):
+        self.path = str(path)
+        self.field = field
+        self.problem = problem
+        self.row = row
+        where = f" (row {row})" if row is not None else ""
+        super().__init__(f"{self.path}: {field}: {problem}{where}")
+
+
+class ValidationFailed(RuntimeError):
+    """A Great Expectations suite failed; the message is the readable summary."""

@@ -1,0 +1,120 @@
+"""MLflow plumbing: where runs go, and one MLflow run per pipeline stage.
+
+Nothing here runs at import time: the tracking URI is resolved when a run starts, so that
+``dvc exp run --temp`` (which runs in a temporary copy) still writes to the repository's store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from seqnetquake.config import Config
+
+
+def repo_root() -> Path:
+    """The repository root: DVC_ROOT under DVC, else git's top level, else the current dir."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+        )
+        return Path(out.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return Path.cwd().resolve()
+
+
+def tracking_uri(cfg: Config) -> str:
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    if cfg.mlflow.tracking_uri:
+        return cfg.mlflow.tracking_uri
+    return f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=repo_root(),
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def configure(cfg: Config) -> str:
+    """Point MLflow at the project's store and experiment; return the experiment id."""
+    import mlflow
+
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+    if experiment is not None:
+        experiment_id = experiment.experiment_id
+    else:
+        # A local store keeps artifacts beside the database, not in whatever the cwd is.
+        location = None
+        if uri.startswith("sqlite:///"):
+            location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+        experiment_id = mlflow.create_experiment(
+            cfg.mlflow.experiment, artifact_location=location
+        )
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params to MLflow's flat ``a.b.c`` keys."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def base_tags(cfg: Config, stage: str) -> dict[str, str]:
+    tags = {
+        "git_commit": git_commit(),
+        "stage": stage,
+        "data_kind": cfg.data_kind,
+    }
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
+    return tags
+
+
+@contextlib.contextmanager
+def stage_run(
+    cfg: Config,
+    stage: str,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_name: str | None = None,
+) -> Iterator[Any]:
+    """One MLflow run for one stage execution, tagged with the git commit and data kind.
+
+    A failing stage ends its run as FAILED (MLflow's context manager does that), never RUNNING.
+    """
+    import mlflow
+
+    configure(cfg)
+    with mlflow.start_run(run_name=run_name or stage) as run:
+        mlflow.set_tags({**base_tags(cfg, stage), **(tags or {})})
+        if params:
+            mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
+        yield run
+
+
+def log_counts(counts: Mapping[str, float | int], prefix: str = "") -> None:
+    import mlflow
+
+    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in flatten(counts).items()})
