@@ -1,4 +1,4 @@
-"""One error type for bad input, so every reader reports it the same way: ``PATH: FIELD: problem``."""
+"""One error type for bad input, so every reader reports it alike: ``PATH: FIELD: problem``."""
 
 from __future__ import annotations
 
