@@ -53,7 +53,7 @@ class CatalogConfig(_Section):
     dedupe_seconds: float = 16.0
     dedupe_km: float = 100.0
     source_priority: list[str] = Field(
-        default_factory=lambda: ["iscgem", "comcat_m45", "comcat_m5", "kaggle_significant"]
+        default_factory=lambda: ["iscgem", "comcat", "kaggle_significant"]
     )
     aftershock_box_deg: float = 2.0
     aftershock_days: float = 15.0

@@ -181,3 +181,79 @@ def require(reports: list[Report]) -> None:
     bad = [r for r in reports if not r.success]
     if bad:
         raise ValidationFailed("\n".join(r.summary() for r in bad))
+
+
+# --------------------------------------------------------------------------- the validate stage
+# Derived columns let column-wise expectations check table-level rules (periods, cadence,
+# thirds); parameters fill the suites' $PARAMETER thresholds from params.yaml.
+
+
+def _catalog_table(df: pd.DataFrame, cfg, satellite: str) -> tuple[pd.DataFrame, dict]:
+    from seqnetquake.catalog import _period_bounds
+
+    start, end = _period_bounds(cfg.missions[satellite])
+    out = df.copy()
+    out["in_mission_period"] = (df["time"] >= start) & (df["time"] < end)
+    return out, {"min_magnitude": cfg.catalog.min_magnitude}
+
+
+def _kp_table(df: pd.DataFrame, cfg, _: str) -> tuple[pd.DataFrame, dict]:
+    out = df.copy()
+    out["hours"] = (df["end"] - df["start"]).dt.total_seconds() / 3600.0
+    out["thirds_residual"] = (df["kp"] * 3 - (df["kp"] * 3).round()).abs()
+    return out, {}
+
+
+def _tracks_table(df: pd.DataFrame, cfg, _: str) -> tuple[pd.DataFrame, dict]:
+    from seqnetquake import tracks
+
+    return tracks.validation_frame(df), tracks.suite_parameters(cfg)
+
+
+def suite_for(path: Path) -> tuple[str, str]:
+    """(suite name, satellite or '') from a table's file name."""
+    stem = path.stem
+    for suite in ("catalog", "tracks"):
+        if stem.startswith(f"{suite}_"):
+            return suite, stem.removeprefix(f"{suite}_")
+    if stem == "kp":
+        return "kp", ""
+    raise ValidationFailed(f"{path}: no suite for this table (expected catalog_*, kp, tracks_*)")
+
+
+PREPARERS = {"catalog": _catalog_table, "kp": _kp_table, "tracks": _tracks_table}
+
+
+def run_stage(cfg, inputs: list[Path], out_path: Path, docs_dir: Path) -> None:
+    """Validate every table, write the summary and Data Docs, then fail if anything failed."""
+    from seqnetquake import tracking
+    from seqnetquake.fileio import write_json
+
+    reports: list[Report] = []
+    expectations_dir = tracking.repo_root() / cfg.validation.expectations_dir
+    if not expectations_dir.is_dir():
+        expectations_dir = Path(cfg.validation.expectations_dir)
+    docs_dir = Path(docs_dir)
+    import shutil
+
+    shutil.rmtree(docs_dir, ignore_errors=True)  # stale pages from an earlier run would mislead
+    for path in inputs:
+        path = Path(path)
+        suite, satellite = suite_for(path)
+        table, parameters = PREPARERS[suite](pd.read_parquet(path), cfg, satellite)
+        spec = load_suite_json(expectations_dir, suite)
+        report = validate_frame(table, spec, path.stem, docs_dir, parameters)
+        print(report.summary())
+        reports.append(report)
+    summary = {
+        "success": all(r.success for r in reports),
+        "tables": {r.table: r.as_dict() for r in reports},
+        "failed_expectations": sum(len(r.failures) for r in reports),
+    }
+    with tracking.stage_run(cfg, "validate", tags={"validation_success": str(summary["success"])}):
+        tracking.log_counts(
+            {r.table: {"rows": r.rows, "failures": len(r.failures)} for r in reports}
+        )
+        write_json(summary, out_path)
+    print(f"data docs: {docs_dir / 'index.html'}")
+    require(reports)

