@@ -279,8 +279,12 @@ def run_stage(cfg: Config, catalog_dir: Path, out_dir: Path, metrics_path: Path)
             f"{c['artificial']} artificial (M >= {cfg.catalog.min_magnitude})"
         )
     with tracking.stage_run(
-        cfg, "catalog", params={"catalog": cfg.catalog.model_dump(), "missions": {
-            s: m.model_dump() for s, m in cfg.missions.items()}}
+        cfg,
+        "catalog",
+        params={
+            "catalog": cfg.catalog.model_dump(),
+            "missions": {s: m.model_dump() for s, m in cfg.missions.items()},
+        },
     ):
         for satellite, table in tables.items():
             write_parquet(table, Path(out_dir) / f"catalog_{satellite}.parquet")

@@ -132,10 +132,15 @@ def detect_layout(path: Path, header: list[str]) -> Layout:
     return best
 
 
-def _first_bad(path: Path, field: str, mask: np.ndarray, values: pd.Series, problem: str):
-    """Raise for the first True in mask, with its file line number."""
+def _first_bad(
+    path: Path, field: str, mask: np.ndarray, values: pd.Series | None, problem: str
+) -> None:
+    """Raise for the first True in mask, quoting the offending value, with its file line."""
     idx = int(np.flatnonzero(mask)[0])
-    raise InputError(path, field, f"{problem} {values.iloc[idx]!r}", row=idx + 2)
+    if values is not None:
+        value = values.iloc[idx]
+        problem += f" {value!r}" if isinstance(value, str) else f" {float(value):g}"
+    raise InputError(path, field, problem, row=idx + 2)
 
 
 def _parse_time(path: Path, df: pd.DataFrame, layout: Layout) -> pd.Series:
@@ -165,7 +170,7 @@ def _numeric(path: Path, df: pd.DataFrame, column: str, lo: float, hi: float, wh
     values = pd.to_numeric(raw, errors="coerce")
     missing = raw.isna().to_numpy()
     if missing.any():
-        _first_bad(path, column, missing, raw, f"missing {what}")
+        _first_bad(path, column, missing, None, f"missing {what}")
     non_numeric = values.isna().to_numpy()
     if non_numeric.any():
         _first_bad(path, column, non_numeric, raw, f"non-numeric {what}")
@@ -203,7 +208,7 @@ def read_catalog_csv(path: str | Path) -> pd.DataFrame:
     )
     missing_id = out["source_id"].isna().to_numpy()
     if missing_id.any():
-        _first_bad(path, layout.source_id, missing_id, out["source_id"], "missing event id")
+        _first_bad(path, layout.source_id, missing_id, None, "missing event id")
     out["magnitude_type"] = (
         df[layout.magnitude_type].fillna("").str.lower() if layout.magnitude_type else "mw"
     )

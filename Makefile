@@ -1,0 +1,41 @@
+# README's two commands: `make demo` (set up, run the pipeline, summarise) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+.PHONY: demo test install lint repro summary ui clean-outputs
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+## demo: install, run the whole pipeline on the embedded default, print the results
+demo: install repro summary
+
+repro: install
+	$(BIN)/dvc repro
+
+summary: install
+	@$(BIN)/seqnetquake summary
+	@echo
+	@echo "MLflow UI:  make ui   (then open http://127.0.0.1:5000)"
+
+ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+## test: install, lint, run the test suite
+test: install lint
+	$(BIN)/python -m pytest -q
