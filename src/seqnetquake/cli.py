@@ -126,5 +126,14 @@ def check(
     typer.echo(f"{len(paths)} file(s) OK", err=True)
 
 
+@app.command()
+def summary(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Print the run's summary: data kind, catalogue counts, windows, results tables."""
+    from seqnetquake.summary import render
+    from seqnetquake.tracking import repo_root
+
+    typer.echo(render(_config(params), repo_root()))
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())
