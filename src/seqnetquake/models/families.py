@@ -1,0 +1,261 @@
+"""The two model families, sharing everything but the layers/estimator.
+
+Xiong et al.'s code had one near-identical build-compile-fit function per model; here a Keras
+model is a *body* (the layers between the scaled input and the softmax) plugged into one
+:class:`KerasClassifier` (scaling, Dense head, compile, early-stopping loop, fine-tuning, save),
+and a scikit-learn model is an *estimator factory* plugged into one :class:`SklearnClassifier`
+(scaling pipeline, seeding, save).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from seqnetquake.models.base import Classifier, FitResult, write_meta
+from seqnetquake.models.scaling import FlattenWindows, LogNe, LogNeTransformer
+from seqnetquake.windowset import N_CLASSES, WindowSet
+
+Body = Callable[[Any, dict[str, Any]], Any]  # (scaled input tensor, hyperparams) -> features
+EstimatorFactory = Callable[[dict[str, Any]], Any]
+
+KERAS_FILE = "model.keras"
+SKOPS_FILE = "model.skops"
+PREDICT_CHUNK = 4096
+# skops loads only types it trusts; ours are the scaling steps and scikit-learn's own.
+TRUSTED_PREFIXES = ("sklearn.", "seqnetquake.models.")
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy, TF and Keras seeds plus deterministic TF kernels (same params, same run)."""
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def check_windows(X: np.ndarray, T: int, F: int) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3 or X.shape[1:] != (T, F):
+        raise ValueError(f"expected windows of shape (N, {T}, {F}), got {X.shape}")
+    return X
+
+
+def dense_stack(
+    x: Any,
+    n_layers: int,
+    units: int,
+    activation: str,
+    *,
+    dropout: float | None = None,
+    batch_norm: bool = False,
+) -> Any:
+    """``n_layers`` hidden Dense layers: the fully connected part every Keras model shares."""
+    for _ in range(int(n_layers)):
+        x = keras.layers.Dense(int(units), activation=activation)(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        if dropout:
+            x = keras.layers.Dropout(float(dropout))(x)
+    return x
+
+
+def make_optimizer(hyperparams: dict[str, Any], learning_rate: float | None = None) -> Any:
+    """Adam with Keras' default rate unless the hyper-parameters say otherwise (DNN: Adam/SGD)."""
+    opt = hyperparams.get("optimizer") or {"name": "adam"}
+    lr = float(learning_rate if learning_rate is not None else opt.get("learning_rate", 1e-3))
+    if opt["name"] == "sgd":
+        return keras.optimizers.SGD(lr, momentum=float(opt.get("momentum", 0.0)))
+    return keras.optimizers.Adam(lr)
+
+
+class KerasClassifier(Classifier):
+    """LogNe -> Normalization (adapted on train) -> body -> Dense(3, softmax).
+
+    Training protocol: early stopping on validation loss with the best epoch restored, up to
+    ``max_epochs``. If the hyper-parameters carry ``nb_epochs`` (the authors' protocol, kept
+    for the benchmark) exactly that many epochs run, without early stopping.
+    """
+
+    family = "keras"
+
+    def __init__(self, name: str, hyperparams: dict[str, Any], T: int, F: int, body: Body):
+        self.name = name
+        self.hyperparams = dict(hyperparams)
+        self.T, self.F = int(T), int(F)
+        self.body = body
+        self._model: keras.Model | None = None
+
+    @property
+    def model(self) -> keras.Model:
+        """The Keras model (built on first use with the current seeds)."""
+        if self._model is None:
+            self._model = self._build()
+        return self._model
+
+    def _build(self) -> keras.Model:
+        inputs = keras.Input((self.T, self.F), name="windows")
+        x = LogNe(name="log_ne")(inputs)
+        x = keras.layers.Normalization(axis=-1, name="scale")(x)
+        x = self.body(x, self.hyperparams)
+        outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="probabilities")(x)
+        return keras.Model(inputs, outputs, name=self.name)
+
+    def _adapt(self, X: np.ndarray) -> None:
+        scale = self.model.get_layer("scale")
+        scale.adapt(np.asarray(self.model.get_layer("log_ne")(X)))
+
+    def _train(
+        self, train: WindowSet, val: WindowSet, optimizer: Any, max_epochs: int, patience: int
+    ) -> FitResult:
+        fixed = self.hyperparams.get("nb_epochs")
+        self.model.compile(
+            optimizer=optimizer, loss="sparse_categorical_crossentropy", jit_compile=False
+        )
+        kwargs: dict[str, Any] = {}
+        if fixed is None:
+            kwargs["validation_data"] = (
+                check_windows(val.X, self.T, self.F), np.asarray(val.y, dtype=np.int64)
+            )
+            kwargs["callbacks"] = [
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=int(patience), restore_best_weights=True
+                )
+            ]
+        start = time.perf_counter()
+        history = self.model.fit(
+            check_windows(train.X, self.T, self.F),
+            np.asarray(train.y, dtype=np.int64),
+            epochs=int(fixed if fixed is not None else max_epochs),
+            batch_size=int(self.hyperparams.get("batch_size", 64)),
+            shuffle=True,
+            verbose=0,
+            **kwargs,
+        )
+        seconds = time.perf_counter() - start
+        hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        return FitResult(epochs=len(hist.get("loss", [])), seconds=seconds, history=hist)
+
+    def fit(
+        self, train: WindowSet, val: WindowSet, *, max_epochs: int, patience: int, seed: int
+    ) -> FitResult:
+        seed_everything(seed)
+        self._model = self._build()  # fresh weights drawn under this seed
+        self._adapt(check_windows(train.X, self.T, self.F))
+        return self._train(train, val, make_optimizer(self.hyperparams), max_epochs, patience)
+
+    def fine_tune(
+        self,
+        train: WindowSet,
+        val: WindowSet,
+        *,
+        max_epochs: int,
+        patience: int,
+        learning_rate: float,
+        seed: int,
+        readapt_scaling: bool = True,
+    ) -> FitResult:
+        """All layers trainable, from the current weights (the paper's transfer step)."""
+        seed_everything(seed)
+        if readapt_scaling:
+            self._adapt(check_windows(train.X, self.T, self.F))
+        self.model.trainable = True
+        for layer in self.model.layers:
+            layer.trainable = True
+        optimizer = make_optimizer(self.hyperparams, learning_rate=learning_rate)
+        return self._train(train, val, optimizer, max_epochs, patience)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = check_windows(X, self.T, self.F)
+        # Eager calls: no per-call tracing, and always the current scaling statistics.
+        parts = [
+            np.asarray(self.model(X[i : i + PREDICT_CHUNK], training=False))
+            for i in range(0, len(X), PREDICT_CHUNK)
+        ]
+        if not parts:
+            return np.zeros((0, N_CLASSES))
+        return np.concatenate(parts).astype(np.float64)
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save(directory / KERAS_FILE)
+        write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=KERAS_FILE))
+
+    def _restore(self, directory: Path) -> None:
+        self._model = keras.saving.load_model(Path(directory) / KERAS_FILE)
+
+
+class SklearnClassifier(Classifier):
+    """Pipeline: log10 Ne -> flatten (T x F) -> StandardScaler -> estimator.
+
+    No epochs and no early stopping: ``val`` is not used by ``fit``; tuning scores on it.
+    """
+
+    family = "sklearn"
+
+    def __init__(
+        self, name: str, hyperparams: dict[str, Any], T: int, F: int, make: EstimatorFactory
+    ):
+        self.name = name
+        self.hyperparams = dict(hyperparams)
+        self.T, self.F = int(T), int(F)
+        self.make = make
+        self.pipeline = self._pipeline(seed=None)
+
+    def _pipeline(self, seed: int | None) -> Pipeline:
+        estimator = self.make(self.hyperparams)
+        if seed is not None and "random_state" in estimator.get_params():
+            estimator.set_params(random_state=int(seed))
+        return Pipeline(
+            [
+                ("log_ne", LogNeTransformer()),
+                ("flatten", FlattenWindows()),
+                ("scale", StandardScaler()),
+                ("clf", estimator),
+            ]
+        )
+
+    def fit(
+        self, train: WindowSet, val: WindowSet, *, max_epochs: int, patience: int, seed: int
+    ) -> FitResult:
+        np.random.seed(int(seed) % 2**32)
+        self.pipeline = self._pipeline(seed)
+        start = time.perf_counter()
+        self.pipeline.fit(check_windows(train.X, self.T, self.F), np.asarray(train.y))
+        return FitResult(epochs=1, seconds=time.perf_counter() - start, history={})
+
+    def fine_tune(self, *args: Any, **kwargs: Any) -> FitResult:
+        raise NotImplementedError(f"{self.name}: scikit-learn models cannot be fine-tuned")
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = check_windows(X, self.T, self.F)
+        proba = self.pipeline.predict_proba(X)
+        # A class absent from the training windows gets probability 0, not a missing column.
+        out = np.zeros((len(X), N_CLASSES))
+        out[:, self.pipeline.classes_.astype(int)] = proba
+        return out
+
+    def save(self, directory: Path) -> None:
+        import skops.io
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        skops.io.dump(self.pipeline, directory / SKOPS_FILE)
+        write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=SKOPS_FILE))
+
+    def _restore(self, directory: Path) -> None:
+        import skops.io
+
+        path = Path(directory) / SKOPS_FILE
+        untrusted = skops.io.get_untrusted_types(file=path)
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if refused:
+            raise ValueError(f"{path}: refusing to load untrusted types {refused}")
+        self.pipeline = skops.io.load(path, trusted=untrusted)

@@ -1,0 +1,337 @@
+"""MLflow model registry: the pyfunc wrapper, registration, and the guarded champion alias.
+
+Registered models take raw windows exactly as stored in the npz files (float32 N x T x F,
+unscaled Ne cm^-3 and Te K) and return class probabilities (N x 3): the classifier's scaling
+is inside it (``seqnetquake.models``), and the package's code travels with the model
+(``code_paths``), so ``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs
+nothing else.
+
+Aliases, not the deprecated stages:
+
+- every new version gets ``challenger``; the first version of a registered model that has no
+  ``champion`` yet also becomes ``champion`` (there is nothing to compare it with, and
+  ``models:/NAME@champion`` should resolve as soon as a model exists);
+- ``promote`` moves ``champion`` to the challenger only if its gate metric (a version tag,
+  ``registry.gate_metric`` = test MCC) is at least the champion's; ``force`` with a reason
+  overrides, and the reason is recorded on the version;
+- the registered-model tag ``champion_history`` lists the previous champions (JSON, oldest
+  first), so that ``rollback`` restores the last one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from seqnetquake.config import Config
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "champion_history"
+ARTIFACT_KEY = "classifier"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# What a served model needs at run time (versions from this package's own pins).
+RUNTIME_REQUIREMENTS = ("tensorflow-cpu", "keras", "scikit-learn", "skops", "numpy", "pandas",
+                        "pydantic", "PyYAML", "mlflow")
+
+
+class RegistryError(RuntimeError):
+    """A refused registry action; the message is the one-line reason shown to the user."""
+
+
+class ClassifierModel(mlflow.pyfunc.PythonModel):
+    """pyfunc face of a saved :class:`~seqnetquake.models.Classifier`: raw windows in,
+    probabilities of the three classes out."""
+
+    def load_context(self, context: Any) -> None:
+        from seqnetquake.models import load_classifier
+
+        self.classifier = load_classifier(Path(context.artifacts[ARTIFACT_KEY]))
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001 - MLflow's API
+        # No type hints on purpose: MLflow 3 would derive a second signature from them.
+        X = np.asarray(model_input, dtype=np.float32)
+        return np.asarray(self.classifier.predict_proba(X), dtype=np.float32)
+
+
+def _requirements() -> list[str]:
+    """Pinned runtime requirements, read from this package's metadata (one place for pins)."""
+    try:
+        declared = metadata.requires("seqnetquake") or []
+    except metadata.PackageNotFoundError:
+        return list(RUNTIME_REQUIREMENTS)
+    from packaging.requirements import Requirement
+
+    wanted = {n.lower() for n in RUNTIME_REQUIREMENTS}
+    return [r for r in declared
+            if "extra ==" not in r and Requirement(r).name.lower() in wanted]
+
+
+def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "model") -> Any:
+    """Log a saved classifier as an MLflow pyfunc model in the active run; return ModelInfo.
+
+    The signature is inferred from real windows and the probabilities the model gives them,
+    so a caller sees the exact input contract (float32, T x F) in the UI.
+    """
+    from mlflow.models import infer_signature
+
+    from seqnetquake.models import load_classifier
+
+    X_example = np.asarray(X_example[:8], dtype=np.float32)
+    proba = np.asarray(load_classifier(classifier_dir).predict_proba(X_example), np.float32)
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=ClassifierModel(),
+        artifacts={ARTIFACT_KEY: str(classifier_dir)},
+        signature=infer_signature(X_example, proba),
+        input_example=X_example[:2],
+        code_paths=[str(PACKAGE_DIR)],
+        pip_requirements=_requirements(),
+    )
+
+
+# --------------------------------------------------------------------------- registration
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    version: str
+    run_id: str
+    new: bool
+    aliases: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__ | {"aliases": list(self.aliases)}
+
+
+def _by_alias(client: MlflowClient, name: str, alias: str) -> Any | None:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    return [str(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def register_version(
+    name: str,
+    model_uri: str,
+    run_id: str,
+    metrics: dict[str, float],
+    lineage: dict[str, str],
+    description: str,
+) -> Registered:
+    """Register ``model_uri`` as a new version of ``name`` (once per training run).
+
+    Metrics and lineage become version tags; the version becomes ``challenger``, and
+    ``champion`` too if the model has none. Registering the same run again returns the
+    version it already has and leaves the aliases alone, so the stage can be re-run.
+    """
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="SeqNetQuake (Xiong et al. 2021): raw Ne/Te windows (N x T x F) "
+            "-> probabilities of non-seismic / seismic / storm.")
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if existing:
+        version = max(existing, key=lambda v: int(v.version))
+        return Registered(name, str(version.version), run_id, False, list(version.aliases))
+    tags = {k: f"{v:.6g}" for k, v in metrics.items()} | lineage
+    version = mlflow.register_model(model_uri, name, tags=tags)
+    client.update_model_version(name, version.version, description=description)
+    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    aliases = [CHALLENGER]
+    if _by_alias(client, name, CHAMPION) is None:
+        client.set_registered_model_alias(name, CHAMPION, version.version)
+        client.set_model_version_tag(name, version.version, "champion_since", _now())
+        client.set_model_version_tag(name, version.version, "champion_reason",
+                                     "first version of the model (no champion to compare)")
+        aliases.append(CHAMPION)
+    return Registered(name, str(version.version), run_id, True, aliases)
+
+
+def _stage_record(stage_dir: Path) -> dict[str, Any]:
+    """What a training stage left for registration: its run, model URI and test metrics."""
+    try:
+        run = json.loads((stage_dir / "mlflow.json").read_text())
+        metrics = json.loads((stage_dir / "metrics.json").read_text())
+    except OSError as exc:
+        raise RegistryError(f"{stage_dir}: no trained model to register ({exc})") from exc
+    return {**run, "metrics": metrics}
+
+
+def _lineage(client: MlflowClient, run_id: str) -> dict[str, str]:
+    """The training run's lineage tags: git commit, data kind, datasets, dvc.lock hashes."""
+    try:
+        tags = client.get_run(run_id).data.tags
+    except MlflowException as exc:
+        raise RegistryError(f"run {run_id} is not in the tracking store "
+                            f"{mlflow.get_tracking_uri()}: re-run its training stage") from exc
+    keep = ("git_commit", "data_kind", "dataset", "base_dataset", "model", "stage",
+            "base_run_id")
+    return {k: v for k, v in tags.items() if k in keep or k.startswith("dvc_md5/")} | {
+        "source_run_id": run_id}
+
+
+def _description(label: str, metrics: dict[str, float], lineage: dict[str, str]) -> str:
+    return (f"{label}: test MCC {metrics.get('test_mcc', float('nan')):.4f}, "
+            f"weighted F1 {metrics.get('test_f1_weighted', float('nan')):.4f}, accuracy "
+            f"{metrics.get('test_accuracy', float('nan')):.4f}; data_kind "
+            f"{lineage.get('data_kind', '?')}, git {lineage.get('git_commit', '?')[:10]}")
+
+
+def _test_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()
+            if k.startswith("test_") and isinstance(v, int | float) and v == v}
+
+
+def run_stage(cfg: Config, models_dir: str | Path = "models",
+              out: str | Path = "reports/registry.json") -> dict[str, Any]:
+    """Register the DEMETER base model and the CSES fine-tuned model; write a summary JSON."""
+    from seqnetquake import tracking
+    from seqnetquake.fileio import write_json
+
+    tracking.configure(cfg)
+    client = MlflowClient()
+    models_dir = Path(models_dir)
+    base = _stage_record(models_dir / "base")
+    transfer = _stage_record(models_dir / "transfer")
+
+    base_lineage = _lineage(client, base["run_id"])
+    base_metrics = _test_metrics(base["metrics"])
+    base_reg = register_version(
+        cfg.registry.base_model_name, base["model_uri"], base["run_id"], base_metrics,
+        base_lineage, _description(f"DEMETER base model (dataset {cfg.train.base_dataset}, "
+                                   "TS0)", base_metrics, base_lineage))
+
+    transfer_lineage = _lineage(client, transfer["run_id"]) | {
+        "base_model_name": cfg.registry.base_model_name,
+        "base_model_version": base_reg.version,
+    }
+    transfer_metrics = _test_metrics(transfer["metrics"])
+    transfer_reg = register_version(
+        cfg.registry.transfer_model_name, transfer["model_uri"], transfer["run_id"],
+        transfer_metrics, transfer_lineage,
+        _description(f"CSES model fine-tuned from {cfg.registry.base_model_name} "
+                     f"v{base_reg.version} (dataset {cfg.train.target_dataset}, TS1)",
+                     transfer_metrics, transfer_lineage))
+    # The transfer run could not know the base model's version when it ran: record it now.
+    client.set_tag(transfer["run_id"], "base_model_version", base_reg.version)
+
+    summary = {
+        "tracking_uri": mlflow.get_tracking_uri(),
+        "gate_metric": cfg.registry.gate_metric,
+        "models": {r.name: r.as_dict() | {"gate_value": m.get(cfg.registry.gate_metric)}
+                   for r, m in ((base_reg, base_metrics), (transfer_reg, transfer_metrics))},
+    }
+    write_json(summary, out)
+    return summary
+
+
+# --------------------------------------------------------------------------- promotion
+def _gate_value(version: Any, metric: str) -> float:
+    value = version.tags.get(metric)
+    if value is None:
+        raise RegistryError(f"{version.name} v{version.version} has no {metric!r} tag to gate on "
+                            "(use --force --reason TEXT)")
+    return float(value)
+
+
+def promote(name: str, gate_metric: str, force: bool = False, reason: str | None = None) -> str:
+    """Move ``champion`` to the challenger if it is at least as good; return what happened.
+
+    Raises RegistryError with a one-line reason when it refuses.
+    """
+    client = MlflowClient()
+    challenger = _by_alias(client, name, CHALLENGER)
+    if challenger is None:
+        raise RegistryError(f"{name}: no version has alias {CHALLENGER!r}; nothing to promote")
+    champion = _by_alias(client, name, CHAMPION)
+    if champion is not None and champion.version == challenger.version:
+        return f"{name}: v{challenger.version} is already {CHAMPION}"
+    if force and not (reason and reason.strip()):
+        raise RegistryError("--force needs --reason TEXT (it is recorded on the version)")
+    if champion is not None and not force:
+        new, old = _gate_value(challenger, gate_metric), _gate_value(champion, gate_metric)
+        if new < old:
+            raise RegistryError(
+                f"{name}: refused: challenger v{challenger.version} {gate_metric} {new:.4f} < "
+                f"champion v{champion.version} {old:.4f} (override: --force --reason TEXT)")
+    if champion is not None:
+        history = [*_history(client, name), str(champion.version)]
+        client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    client.set_registered_model_alias(name, CHAMPION, challenger.version)
+    client.delete_registered_model_alias(name, CHALLENGER)
+    tags = {"champion_since": _now(),
+            "promoted_over": str(champion.version) if champion is not None else ""}
+    if force:
+        tags |= {"promotion_forced": "true", "promotion_reason": reason.strip()}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, challenger.version, key, value)
+    previous = f" (was v{champion.version})" if champion is not None else ""
+    forced = " by force" if force else ""
+    return f"{name}: v{challenger.version} is now {CHAMPION}{forced}{previous}"
+
+
+def rollback(name: str) -> str:
+    """Give ``champion`` back to the previous champion (the last entry of the history)."""
+    client = MlflowClient()
+    history = _history(client, name)
+    if not history:
+        raise RegistryError(f"{name}: no previous {CHAMPION} to roll back to")
+    previous = history.pop()
+    current = _by_alias(client, name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    if current is not None:
+        client.set_model_version_tag(name, current.version, "rolled_back_at", _now())
+        client.set_model_version_tag(name, current.version, "rolled_back_to", previous)
+    was = f" (was v{current.version})" if current is not None else ""
+    return f"{name}: {CHAMPION} rolled back to v{previous}{was}"
+
+
+# --------------------------------------------------------------------------- scoring
+def predict_windows(model_uri: str, X: np.ndarray) -> np.ndarray:
+    """Probabilities (N x 3) of raw windows from a model URI (``models:/NAME@champion``)."""
+    model = mlflow.pyfunc.load_model(model_uri)
+    return np.asarray(model.predict(np.asarray(X, dtype=np.float32)))
+
+
+def class_table(proba: np.ndarray, y: np.ndarray | None = None) -> Any:
+    """Per class: windows predicted, share, mean probability; with labels, true count and
+    recall/precision."""
+    import pandas as pd
+
+    from seqnetquake.windowset import CLASS_NAMES
+
+    pred = proba.argmax(axis=1)
+    rows = []
+    for k, label in enumerate(CLASS_NAMES):
+        row = {"class": k, "name": label, "predicted": int((pred == k).sum()),
+               "share": float((pred == k).mean()) if len(pred) else 0.0,
+               "mean_proba": float(proba[:, k].mean()) if len(pred) else 0.0}
+        if y is not None:
+            true = y == k
+            hit = int((true & (pred == k)).sum())
+            row |= {"true": int(true.sum()),
+                    "recall": hit / true.sum() if true.any() else float("nan"),
+                    "precision": hit / (pred == k).sum() if (pred == k).any() else float("nan")}
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,114 @@
+"""The windows stage end to end on parquet inputs, and the authors' npz layout round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+from windows_fixtures import catalog, pass_, track
+
+from seqnetquake.cli import app
+from seqnetquake.config import load_config
+from seqnetquake.windows import run_stage
+from seqnetquake.windowset import load_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+EVENT_TIME = pd.Timestamp("2019-12-01T12:00:00", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory) -> Path:
+    """Dataset 07 (Dobrovolsky, T = 20, night) built by the stage from hand-built inputs."""
+    tmp = tmp_path_factory.mktemp("windows")
+    cat = catalog([
+        ("iscgem:1", EVENT_TIME, 0.0, 0.0, 6.0, "mainshock"),
+        ("iscgem:2", EVENT_TIME, 30.0, -60.0, 5.5, "mainshock"),
+        ("art-cses-00000", EVENT_TIME, 0.0, 90.0, 5.5, "artificial"),
+        ("art-cses-00001", EVENT_TIME, -30.0, 150.0, 5.5, "artificial"),
+    ])
+    start = EVENT_TIME - pd.Timedelta(days=10)
+    step = pd.Timedelta(minutes=95)
+    sites = [(-0.5, 0.0), (29.5, -60.0), (-0.5, 90.0), (-30.5, 150.0)]
+    passes = []
+    for i in range(24):
+        lat0, lon = sites[i % 4]
+        passes.append(pass_(start + i * step, 50, lat0, lon, 10 * i + 1, kp=4.0 if i == 5 else 1))
+        passes.append(pass_(start + i * step + step / 2, 50, lat0, lon, 10 * i, half_orbit="day"))
+    tracks_path, catalog_path = tmp / "tracks_cses.parquet", tmp / "catalog_cses.parquet"
+    track(*passes).to_parquet(tracks_path, index=False)
+    cat.to_parquet(catalog_path, index=False)
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
+    try:
+        run_stage(load_config(REPO / "params.yaml"), "07", tracks_path, catalog_path, tmp / "07")
+    finally:
+        mp.undo()
+    return tmp
+
+
+def test_stage_outputs(processed):
+    out = processed / "07"
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "test.npz", "train.npz"]
+    train, test = load_dataset(out)
+    assert train.X.shape[1:] == (20, 2) and train.X.dtype == np.float32
+    assert train.y.dtype == np.int64 and train.t0.dtype == np.dtype("datetime64[ns]")
+    assert train.t0.max() < test.t0.min()
+    manifest = json.loads((out / "manifest.json").read_text())
+    w = manifest["windows"]
+    # 24 night passes of 50 samples -> 2 windows of 20 each; pass 5 is a storm
+    assert w["train"]["total"] + w["test"]["total"] == 48
+    assert w["train"]["2"] + w["test"]["2"] == 2
+    assert w["train"]["total"] == 38 and w["test"]["total"] == 10
+    assert manifest["samples"]["samples_in_half_orbit"] == 24 * 50
+    assert manifest["data_kind"] == "simulated" and manifest["config"]["T"] == 20
+    assert len(manifest["inputs"]["tracks"]["md5"]) == 32
+
+
+def test_export_round_trip(processed, tmp_path):
+    out = tmp_path / "CSES_07_input.npz"
+    result = CliRunner().invoke(
+        app, ["export-npz", "07", str(out), "--processed-dir", str(processed)]
+    )
+    assert result.exit_code == 0, result.output
+    train, test = load_dataset(processed / "07")
+    with np.load(out, allow_pickle=False) as data:
+        assert sorted(data.files) == sorted(
+            ["train_X", "train_y", "test_X", "test_y", "test_EQ_LABELS", "test_EQ_NUM"]
+        )
+        assert data["train_X"].shape == (len(train), 20, 2)
+        assert data["test_X"].shape == (len(test), 20, 2)
+        for key in ("train_y",):
+            assert data[key].shape == (len(train), 1)
+        for key in ("test_y", "test_EQ_LABELS", "test_EQ_NUM"):
+            assert data[key].shape == (len(test), 1)
+        np.testing.assert_array_equal(data["train_X"], train.X)
+        np.testing.assert_array_equal(data["test_y"][:, 0], test.y)
+        real = ~np.char.startswith(test.event_id.astype(str), "art-")
+        np.testing.assert_array_equal(data["test_EQ_LABELS"][:, 0], real.astype(np.int64))
+        # one number per event, the same for all of its windows
+        numbers = data["test_EQ_NUM"][:, 0]
+        for event in np.unique(test.event_id):
+            assert len(set(numbers[test.event_id == event])) == 1
+        assert len(set(numbers)) == len(np.unique(test.event_id))
+
+
+def test_windows_table(processed):
+    result = CliRunner().invoke(app, ["windows-table", "--processed-dir", str(processed),
+                                      "--params", str(REPO / "params.yaml")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("| dataset |") and len(lines) == 2 + 11
+    row = next(line for line in lines if line.startswith("| 07 |"))
+    assert row.split("|")[-2].strip() == "48"
+    assert "| 01 | cses | night | 10 | 3.0 |" + " - |" * 7 in lines
+
+
+def test_unknown_dataset_is_one_clear_line():
+    result = CliRunner().invoke(app, ["windows", "99", "--params", str(REPO / "params.yaml")])
+    assert result.exit_code != 0
+    assert "must be one of 01" in result.output

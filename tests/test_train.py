@@ -1,0 +1,135 @@
+"""Training stages on tiny window sets: outputs, transfer learning, lineage, atomicity, and the
+registered transfer model served through ``models:/seqnetquake-cses@champion``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from seqnetquake import registry, train
+from seqnetquake.windowset import load_windows
+from tiny_windows import RF_HP, SEQNETQUAKE_HP, write_dataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def workspace(tmp_path, cfg, monkeypatch, mlflow_uri):
+    """A repository-like folder: tiny datasets 11 and 07, tuned params, a dvc.lock."""
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # repo_root(): where dvc.lock is read
+    data, tuning = tmp_path / "data" / "processed", tmp_path / "models" / "tuning"
+    write_dataset(data / cfg.train.base_dataset, seed=1)
+    write_dataset(data / cfg.train.target_dataset, seed=2)
+    for name, params in (("seqnetquake", SEQNETQUAKE_HP), ("rf", RF_HP)):
+        (tuning / name).mkdir(parents=True)
+        (tuning / name / "best_params.json").write_text(json.dumps(params))
+    lock = {"schema": "2.0", "stages": {
+        f"windows@{cfg.train.target_dataset}": {"outs": [
+            {"path": f"data/processed/{cfg.train.target_dataset}/train.npz", "md5": "a" * 32},
+            {"path": f"data/processed/{cfg.train.target_dataset}/test.npz", "md5": "b" * 32}]},
+        "tune@seqnetquake": {"outs": [{"path": "models/tuning/seqnetquake", "md5": "c.dir"}]},
+    }}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    small = cfg.train.model_copy(update={"max_epochs": 4, "patience": 2, "fine_tune_epochs": 3})
+    return tmp_path, cfg.model_copy(update={"train": small})
+
+
+def _run(root, cfg, kind, model=None):
+    return train.run_stage(cfg, kind, model, data_dir=root / "data" / "processed",
+                           models_dir=root / "models")
+
+
+def test_base_transfer_register_and_serve(workspace):
+    import mlflow
+
+    from seqnetquake.models import load_classifier
+
+    root, cfg = workspace
+    base_metrics = _run(root, cfg, "base")
+    transfer_metrics = _run(root, cfg, "transfer")
+
+    for stage in ("base", "transfer"):
+        out = root / "models" / stage
+        assert {p.name for p in out.iterdir()} == {"model", "predictions.npz", "metrics.json",
+                                                   "mlflow.json"}
+        with np.load(out / "predictions.npz") as pred:
+            assert pred["proba"].shape == (50, 3) and len(pred["proba_val"]) == 30
+            np.testing.assert_allclose(pred["proba"].sum(axis=1), 1, atol=1e-5)
+    assert 0 < base_metrics["epochs"] <= 4 and transfer_metrics["epochs"] <= 3
+    assert set(json.loads((root / "models/base/metrics.json").read_text())) >= {
+        "test_mcc", "test_f1_weighted", "val_mcc", "test_eq_mcc", "test_eqa_mcc"}
+
+    # Fine-tuning changed the weights of every trainable layer kind but not the architecture.
+    base = load_classifier(root / "models/base/model").model
+    tuned = load_classifier(root / "models/transfer/model").model
+    assert [type(layer).__name__ for layer in base.layers] == [
+        type(layer).__name__ for layer in tuned.layers]
+    assert [w.shape for w in base.get_weights()] == [w.shape for w in tuned.get_weights()]
+    changed = [not np.allclose(a, b) for a, b in zip(base.get_weights(), tuned.get_weights(),
+                                                     strict=True)]
+    assert sum(changed) >= len(changed) - 3  # all but, at most, a few untouched biases
+
+    # The runs carry the lineage; the transfer run names its base run.
+    runs = {r.data.tags["stage"]: r for r in mlflow.search_runs(
+        experiment_names=[cfg.mlflow.experiment], output_format="list")}
+    base_run = json.loads((root / "models/base/mlflow.json").read_text())["run_id"]
+    t_tags = runs["transfer"].data.tags
+    assert t_tags["base_run_id"] == base_run and t_tags["dataset"] == cfg.train.target_dataset
+    assert t_tags[f"dvc_md5/data/processed/{cfg.train.target_dataset}/train.npz"] == "a" * 32
+    assert runs["train_base"].data.tags["dvc_md5/models/tuning/seqnetquake/best_params.json"] \
+        == "c.dir"
+    assert runs["train_base"].data.params["hp.lstm_units"] == "4"
+
+    # Register both; the transfer version knows its base version; champion serves raw windows.
+    summary = registry.run_stage(cfg, root / "models", root / "reports" / "registry.json")
+    cses = summary["models"][cfg.registry.transfer_model_name]
+    assert cses["version"] == "1" and set(cses["aliases"]) == {"champion", "challenger"}
+    version = mlflow.MlflowClient().get_model_version(cfg.registry.transfer_model_name, "1")
+    assert version.tags["base_model_version"] == "1"
+    assert float(version.tags["test_mcc"]) == pytest.approx(transfer_metrics["test_mcc"],
+                                                            abs=1e-5)
+    assert "git_commit" in version.tags
+    assert version.tags[f"dvc_md5/data/processed/{cfg.train.target_dataset}/test.npz"] == "b" * 32
+    test = load_windows(root / "data/processed" / cfg.train.target_dataset / "test.npz")
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.registry.transfer_model_name}@champion")
+    proba = model.predict(test.X)
+    assert proba.shape == (50, 3)
+    with np.load(root / "models/transfer/predictions.npz") as pred:
+        np.testing.assert_allclose(proba, pred["proba"], atol=1e-5)
+    # Registering the same runs again changes nothing.
+    again = registry.run_stage(cfg, root / "models", root / "reports" / "registry.json")
+    assert again["models"][cfg.registry.transfer_model_name]["new"] is False
+
+
+def test_baseline_stage_and_atomic_failure(workspace):
+    import mlflow
+
+    root, cfg = workspace
+    metrics = _run(root, cfg, "baseline", "rf")
+    out = root / "models" / "baselines" / "rf"
+    assert (out / "model").is_dir() and metrics["test_accuracy"] > 0.5
+    before = (out / "metrics.json").read_text()
+
+    # A second run that fails inside training (the forest cannot take this max_features)
+    # leaves the previous complete output as it was, no temporary folder, and a FAILED run.
+    bad = {**RF_HP, "max_features": 999}
+    (root / "models/tuning/rf/best_params.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError):
+        _run(root, cfg, "baseline", "rf")
+    assert (out / "metrics.json").read_text() == before
+    assert [p.name for p in out.parent.iterdir()] == ["rf"]
+    statuses = sorted(r.info.status for r in mlflow.search_runs(
+        experiment_names=[cfg.mlflow.experiment], output_format="list"))
+    assert statuses == ["FAILED", "FINISHED"]
+
+
+def test_plan_rejects_unknown_and_mismatched(cfg, tmp_path):
+    with pytest.raises(ValueError, match="needs --model"):
+        train.plan(cfg, "baseline", None, tmp_path)
+    with pytest.raises(ValueError, match="unknown training stage"):
+        train.plan(cfg, "finetune", None, tmp_path)
+    assert train.plan(cfg, "base", None, tmp_path).dataset == cfg.train.base_dataset
+    assert train.plan(cfg, "baseline", "gbm", tmp_path).out_dir == tmp_path / "baselines/gbm"
