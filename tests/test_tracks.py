@@ -263,3 +263,22 @@ def test_stage_rejects_an_empty_raw_dir(tmp_path, cfg, stage_mlflow):
     with pytest.raises(InputError, match="no cses raw files"):
         tracks.run_stage(cfg, "cses", tmp_path / "raw", tmp_path / "kp.parquet",
                          tmp_path / "o.parquet", tmp_path / "m.json")
+
+
+def test_tracks_command_through_the_cli(tmp_path, repo_root, stage_mlflow):
+    from typer.testing import CliRunner
+
+    from seqnetquake.cli import app
+
+    raw, kp = _raw_dir(tmp_path)
+    out, metrics = tmp_path / "tracks_cses.parquet", tmp_path / "tracks_cses.json"
+    args = ["tracks", "cses", "--raw-dir", str(raw), "--out", str(out), "--metrics",
+            str(metrics), "--params", str(repo_root / "params.yaml")]
+    result = CliRunner().invoke(app, [*args, "--kp", str(kp)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(metrics.read_text())["records_dropped"] == 2
+    late = tmp_path / "late.parquet"
+    _kp(start="2019-11-19").to_parquet(late)
+    result = CliRunner().invoke(app, [*args, "--kp", str(late)])
+    assert result.exit_code == 1
+    assert f"error: {late}: kp: no Kp interval covers" in result.output

@@ -185,7 +185,6 @@ def nearest_events(
     perm = np.argsort(cell, kind="stable")
     key = cell[perm].astype(np.int64) * n + perm  # strictly increasing: (cell, time rank)
     xp, yp, zp = _unit_vectors(lat_deg[perm], lon_deg[perm])
-    xp32, yp32, zp32 = xp.astype(np.float32), yp.astype(np.float32), zp.astype(np.float32)
 
     # Each event's time slice as sample ranks: [event - lead, event).
     lo_rank = np.searchsorted(time_ns, ev_time - lead_ns, side="left")
@@ -218,7 +217,12 @@ def nearest_events(
         lon0[pair_live] + k % n_lon[pair_live]
     ) % n_lon_cells
     pair_event = live[pair_live]
-    start = np.searchsorted(key, pair_cell * n + lo_rank[pair_event])
+    # Queries in key order: searchsorted then walks forward (6x faster than in event order
+    # at 10 M samples) and the candidates below are read in memory order.
+    query = pair_cell * n + lo_rank[pair_event]
+    order = np.argsort(query, kind="stable")
+    query, pair_cell, pair_event = query[order], pair_cell[order], pair_event[order]
+    start = np.searchsorted(key, query)
     stop = np.searchsorted(key, pair_cell * n + hi_rank[pair_event])
     has = stop > start
     start, stop, pair_event = start[has], stop[has], pair_event[has]
@@ -227,9 +231,8 @@ def nearest_events(
     # A cheap dot-product test with a loose threshold first; the exact angle (atan2 of the
     # cross and dot products, precise at every scale) only for the few that pass.
     radius_rad = np.deg2rad(ev_radius) * (1 + _EDGE_SLACK)
-    cos_loose = np.cos(np.minimum(radius_rad + 2e-3, np.pi)).astype(np.float32)
+    cos_loose = np.cos(np.minimum(radius_rad * (1 + 1e-6) + 1e-6, np.pi))
     xe, ye, ze = _unit_vectors(ev_lat, ev_lon)
-    xe32, ye32, ze32 = xe.astype(np.float32), ye.astype(np.float32), ze.astype(np.float32)
     best = np.full(len(names) * n, np.iinfo(np.int64).max, dtype=np.int64)
     cum = np.cumsum(count)
     first = 0
@@ -241,7 +244,7 @@ def nearest_events(
         offsets = np.cumsum(c) - c
         idx = np.repeat(start[first:last] - offsets, c) + np.arange(int(c.sum()))
         e = np.repeat(pair_event[first:last], c)
-        near = xp32[idx] * xe32[e] + yp32[idx] * ye32[e] + zp32[idx] * ze32[e] >= cos_loose[e]
+        near = xp[idx] * xe[e] + yp[idx] * ye[e] + zp[idx] * ze[e] >= cos_loose[e]
         idx, e = idx[near], e[near]
         x1, y1, z1, x2, y2, z2 = xp[idx], yp[idx], zp[idx], xe[e], ye[e], ze[e]
         cross = np.sqrt((y1 * z2 - z1 * y2) ** 2 + (z1 * x2 - x1 * z2) ** 2

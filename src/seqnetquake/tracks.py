@@ -188,8 +188,9 @@ def spike_mask(ne_cm3: np.ndarray, group: np.ndarray, factor: float) -> np.ndarr
 
 def local_time_h(time_ns: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
     """Mean solar local time in hours [0, 24): UTC hour + lon / 15."""
-    utc_h = (time_ns % (24 * NS_PER_H)) / NS_PER_H
-    return (utc_h + lon_deg / 15.0) % 24.0
+    out = (time_ns % (24 * NS_PER_H)) / NS_PER_H
+    out += lon_deg / 15.0
+    return np.mod(out, 24.0, out=out)
 
 
 def half_from_local_time(local_time: np.ndarray, file: np.ndarray, n_files: int) -> np.ndarray:
@@ -219,14 +220,28 @@ class Resampled:
     weight: np.ndarray  # 0 at left, 1 at right
 
     def interp(self, values: np.ndarray) -> np.ndarray:
-        a, b = values[self.left], values[self.right]
-        return a + self.weight * (b - a)
+        """a + w (b - a), in place: fresh temporaries cost page faults at millions of rows."""
+        a = values[self.left]
+        out = values[self.right]
+        out -= a
+        out *= self.weight
+        out += a
+        return out
 
     def interp_lon(self, lon_deg: np.ndarray) -> np.ndarray:
         """Longitude along the short way round (across the dateline), back in [-180, 180)."""
         a = lon_deg[self.left]
-        step = (lon_deg[self.right] - a + 180.0) % 360.0 - 180.0
-        return (a + self.weight * step + 180.0) % 360.0 - 180.0
+        out = lon_deg[self.right]
+        out -= a
+        out += 180.0
+        np.mod(out, 360.0, out=out)
+        out -= 180.0
+        out *= self.weight
+        out += a
+        out += 180.0
+        np.mod(out, 360.0, out=out)
+        out -= 180.0
+        return out
 
 
 def resample(time_ns: np.ndarray, seg_start: np.ndarray, cadence_ns: int) -> Resampled:
@@ -275,13 +290,14 @@ def _day_night(half: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 def join_kp(time_ns: np.ndarray, kp: pd.DataFrame, kp_path: str | Path) -> np.ndarray:
     """Kp of the 3-hour interval [start, end) holding each time; InputError if one has none."""
+    if len(kp) == 0:
+        raise InputError(kp_path, "kp", "the Kp table is empty")
     kp = kp.sort_values("start")
     start = _utc_ns(kp["start"])
     end = _utc_ns(kp["end"])
     value = kp["kp"].to_numpy(dtype=np.float64)
     i = np.searchsorted(start, time_ns, side="right") - 1
-    ok = i >= 0
-    ok[ok] = time_ns[ok] < end[i[ok]]
+    ok = (i >= 0) & (time_ns < end[np.maximum(i, 0)])
     if not ok.all():
         first = int(np.flatnonzero(~ok)[0])
         when = np.datetime_as_string(time_ns[first].view("datetime64[ns]"), unit="s")

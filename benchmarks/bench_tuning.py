@@ -1,0 +1,223 @@
+"""Cost and skill of our SeqNetQuake tuning protocol against the authors', side by side.
+
+Not a test: prints figures. On dataset 07 (``data/processed/07`` if present, else a synthetic
+dataset of similar size, see :func:`synthetic_dataset`):
+
+* ours: ``tuning.search`` with ``MODELS["seqnetquake"].space`` (early stopping on the
+  validation loss up to ``tuning.max_epochs``, patience ``tuning.patience``; nested MLflow
+  runs in a throw-away sqlite store, so their cost is counted), then the best parameters
+  retrained and scored on the test split (TS1);
+* the authors' (Xiong et al. 2021, PANXIONG-CN/SeqNetQuake ``CNNBiLSTM``): their space
+  (``authors_space``: 1-5 BiLSTM layers of 64-512 units, 2-6 Dense layers of 64-512, batch
+  10-100, a searched *fixed* 10/50/100 epochs, no early stopping, n_sub = 2, 'valid'
+  convolutions). Their trials are random draws from that space, which is what TPE does for
+  its first 20 trials anyway. With ``--authors-epoch-cap C`` (default 2) each trial trains
+  min(nb_epochs, C) epochs and its full time is extrapolated as measured time + (nb_epochs -
+  C) x its median steady epoch time; ``--authors-epoch-cap 0`` trains every trial fully and
+  also gives the test MCC of their best (by validation F1) trial.
+
+Both are extrapolated to ``--evals`` (100) trials. Selection is on the same chronological
+validation split for both (the authors selected on the test set; we never do).
+
+    .venv/bin/python benchmarks/bench_tuning.py                 # a few minutes
+    .venv/bin/python benchmarks/bench_tuning.py --ours-trials 20 --authors-trials 4 \\
+        --authors-epoch-cap 0                                   # an hour or more on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from seqnetquake.config import load_config  # noqa: E402
+from seqnetquake.windowset import WindowSet, load_dataset  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def synthetic_dataset(n_windows: int, T: int = 20, seed: int = 7) -> tuple[WindowSet, WindowSet]:
+    """(train, test) like dataset 07: night passes of consecutive windows of one label.
+
+    Per pass: a smooth Ne/Te background (log-normal level, latitude-like trend), 10 %
+    instrument noise; label shares as in the paper's TS1 (45 / 44 / 11 %). Class 1 passes
+    carry a Ne enhancement with Te anti-correlated in 60 % of passes (amplitude lognormal,
+    median 20 %, as the simulator's defaults), class 2 (Kp > 3) a hotter, noisier plasma. The
+    split is chronological, 80 / 20, passes never straddle it.
+    """
+    rng = np.random.default_rng(seed)
+    X, y, hoid, t0 = [], [], [], []
+    t = np.datetime64("2019-10-01T00:00:00", "ns")
+    n, pass_id = 0, 0
+    while n < n_windows:
+        label = int(rng.choice(3, p=[0.453, 0.441, 0.106]))
+        m = int(min(rng.poisson(8) + 1, n_windows - n))
+        steps = np.arange(m * T)
+        ne = 10 ** rng.normal(5.0, 0.25) * np.exp(rng.normal(0, 0.3) * steps / len(steps))
+        te = rng.normal(1800, 200) + rng.normal(0, 150) * steps / len(steps)
+        if label == 1 and rng.random() < 0.6:
+            amp = rng.lognormal(np.log(0.2), 0.5)
+            centre, width = rng.uniform(0, len(steps)), rng.uniform(T, 4 * T)
+            bump = amp * np.exp(-0.5 * ((steps - centre) / width) ** 2)
+            ne *= 1 + bump
+            te *= 1 - 0.3 * bump
+        if label == 2:
+            ne *= np.exp(rng.normal(0, 0.15, len(steps)))
+            te += rng.uniform(150, 500)
+        ne *= rng.lognormal(0, 0.1, len(steps))
+        te *= rng.lognormal(0, 0.1, len(steps))
+        X.append(np.stack([ne, te], -1).reshape(m, T, 2))
+        y += [label] * m
+        hoid += [pass_id] * m
+        t0 += [t + np.timedelta64(int(30e9) * k, "ns") for k in range(m)]
+        t += np.timedelta64(int(5700e9), "ns")
+        n, pass_id = n + m, pass_id + 1
+    ws = WindowSet(
+        X=np.concatenate(X).astype(np.float32),
+        y=np.array(y, dtype=np.int64),
+        event_id=np.array([""] * n),
+        t0=np.array(t0, dtype="datetime64[ns]"),
+        lat=np.zeros(n),
+        lon=np.zeros(n),
+        half_orbit_id=np.array(hoid, dtype=np.int64),
+    )
+    return ws.chronological_split(0.2)
+
+
+def test_scores(spec, params, fit_set, val, test, cfg) -> tuple[dict, float]:  # noqa: ANN001
+    from seqnetquake.tuning import score
+
+    start = time.perf_counter()
+    clf = spec.build(params, fit_set.T, fit_set.F)
+    clf.fit(fit_set, val, max_epochs=cfg.tuning.max_epochs, patience=cfg.tuning.patience,
+            seed=cfg.tuning.seed)
+    return score(test.y, clf.predict_proba(test.X)), time.perf_counter() - start
+
+
+def run_ours(spec, fit_set, val, test, cfg, trials: int) -> dict:  # noqa: ANN001
+    import mlflow
+
+    from seqnetquake.tuning import search
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+        mlflow.set_experiment("bench")
+        cpu = time.process_time()
+        with mlflow.start_run(run_name="bench-ours"):
+            result = search(spec, fit_set, val, max_evals=trials, seed=cfg.tuning.seed,
+                            max_epochs=cfg.tuning.max_epochs, patience=cfg.tuning.patience,
+                            nested_runs=True)
+        cpu = time.process_time() - cpu
+    per_trial = [r["seconds"] for r in result.trials.results]
+    epochs = [r["epochs"] for r in result.trials.results]
+    scores, retrain_s = test_scores(spec, result.best_params, fit_set, val, test, cfg)
+    return {
+        "search_s": result.seconds, "cpu_s": cpu, "trial_s": per_trial, "epochs": epochs,
+        "best_val_f1": -result.best_loss, "test": scores, "retrain_s": retrain_s,
+        "best_params": result.best_params,
+    }
+
+
+def run_authors(spec, fit_set, val, test, cfg, trials: int, cap: int) -> dict:  # noqa: ANN001
+    from hyperopt.pyll.stochastic import sample
+
+    from seqnetquake.tuning import score
+
+    rng = np.random.default_rng(cfg.tuning.seed)
+    rows, best, cpu = [], None, time.process_time()
+    wall = time.perf_counter()
+    for i in range(trials):
+        params = sample(spec.authors_space, rng=rng)
+        epochs = int(params["nb_epochs"])
+        run_epochs = epochs if cap <= 0 else min(epochs, cap)
+        start = time.perf_counter()
+        clf = spec.build({**params, "nb_epochs": run_epochs}, fit_set.T, fit_set.F)
+        fit = clf.fit(fit_set, val, max_epochs=run_epochs, patience=0, seed=cfg.tuning.seed)
+        val_scores = score(val.y, clf.predict_proba(val.X))
+        measured = time.perf_counter() - start
+        steady = statistics.median(fit.history["seconds"][1:] or fit.history["seconds"])
+        full = measured + (epochs - run_epochs) * steady
+        rows.append({"params": params, "measured_s": measured, "full_s": full,
+                     "epochs": epochs, "val_f1": val_scores["f1_weighted"]})
+        print(f"  authors trial {i + 1}/{trials}: {epochs} epochs (ran {run_epochs}), batch "
+              f"{params['batch_size']}, {params['lstm_layers']} x BiLSTM({params['lstm_units']})"
+              f", {params['fc_layers']} x Dense({params['fc_units']}): {measured:.0f} s "
+              f"measured, {full:.0f} s full; val F1 {val_scores['f1_weighted']:.3f}",
+              file=sys.stderr, flush=True)
+        if cap <= 0 and (best is None or val_scores["f1_weighted"] > best[0]):
+            best = (val_scores["f1_weighted"], score(test.y, clf.predict_proba(test.X)))
+    return {"rows": rows, "cpu_s": time.process_time() - cpu,
+            "wall_s": time.perf_counter() - wall, "test": best[1] if best else None}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset-dir", type=Path, default=REPO / "data/processed/07")
+    ap.add_argument("--windows", type=int, default=6000, help="synthetic dataset size")
+    ap.add_argument("--ours-trials", type=int, default=6)
+    ap.add_argument("--authors-trials", type=int, default=3)
+    ap.add_argument("--authors-epoch-cap", type=int, default=2,
+                    help="epochs actually run per authors' trial (0: all of them)")
+    ap.add_argument("--evals", type=int, default=100, help="search size to extrapolate to")
+    ap.add_argument("--threads", type=int, default=2, help="TensorFlow CPU threads")
+    args = ap.parse_args(argv)
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+
+    from seqnetquake.models import get_model
+
+    cfg = load_config(REPO / "params.yaml")
+    if (args.dataset_dir / "train.npz").exists():
+        train, test = load_dataset(args.dataset_dir)
+        source = str(args.dataset_dir)
+    else:
+        train, test = synthetic_dataset(args.windows)
+        source = f"synthetic ({args.windows} windows, T = 20)"
+    fit_set, val = train.chronological_split(cfg.tuning.validation_fraction)
+    spec = get_model("seqnetquake")
+    print(f"data: {source}: fit {len(fit_set)}, validation {len(val)}, test {len(test)}; "
+          f"classes in test {np.bincount(test.y, minlength=3).tolist()}; "
+          f"{os.cpu_count()} CPUs, TF threads {args.threads}", flush=True)
+
+    ours = run_ours(spec, fit_set, val, test, cfg, args.ours_trials)
+    authors = run_authors(spec, fit_set, val, test, cfg, args.authors_trials,
+                          args.authors_epoch_cap)
+
+    ours_trial = statistics.mean(ours["trial_s"])
+    authors_trial = statistics.mean(r["full_s"] for r in authors["rows"])
+    print(f"\nours ({args.ours_trials} TPE trials, early stopping, max_epochs "
+          f"{cfg.tuning.max_epochs}, patience {cfg.tuning.patience}):")
+    print(f"  trial: mean {ours_trial:.1f} s (min {min(ours['trial_s']):.1f}, max "
+          f"{max(ours['trial_s']):.1f}); epochs run {ours['epochs']}")
+    print(f"  search: {ours['search_s']:.0f} s wall, {ours['cpu_s']:.0f} s CPU; "
+          f"-> {args.evals} trials ~ {ours_trial * args.evals / 60:.0f} min")
+    print(f"  best val F1 {ours['best_val_f1']:.4f}; TS1: MCC {ours['test']['mcc']:.4f}, "
+          f"F1 {ours['test']['f1_weighted']:.4f} (retrain {ours['retrain_s']:.0f} s)")
+    print(f"  best params {ours['best_params']}")
+    how = "fully trained" if args.authors_epoch_cap <= 0 else (
+        f"{args.authors_epoch_cap} epochs measured, the rest extrapolated")
+    print(f"authors ({args.authors_trials} random trials, fixed 10/50/100 epochs, {how}):")
+    print(f"  trial: mean {authors_trial:.0f} s; measured {authors['wall_s']:.0f} s wall, "
+          f"{authors['cpu_s']:.0f} s CPU; -> {args.evals} trials ~ "
+          f"{authors_trial * args.evals / 3600:.1f} h")
+    if authors["test"]:
+        print(f"  TS1 (best by val F1): MCC {authors['test']['mcc']:.4f}, "
+              f"F1 {authors['test']['f1_weighted']:.4f}")
+    else:
+        print("  TS1 MCC: not measured (run with --authors-epoch-cap 0)")
+    print(f"speed-up of a {args.evals}-trial search: {authors_trial / ours_trial:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
