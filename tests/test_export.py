@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from windows_fixtures import catalog, pass_, track
 
 from seqnetquake.cli import app
 from seqnetquake.config import load_config
+from seqnetquake.errors import ValidationFailed
 from seqnetquake.windows import run_stage
 from seqnetquake.windowset import load_dataset
+from windows_fixtures import catalog, pass_, track
 
 REPO = Path(__file__).resolve().parents[1]
 EVENT_TIME = pd.Timestamp("2019-12-01T12:00:00", tz="UTC")
@@ -112,3 +113,15 @@ def test_unknown_dataset_is_one_clear_line():
     result = CliRunner().invoke(app, ["windows", "99", "--params", str(REPO / "params.yaml")])
     assert result.exit_code != 0
     assert "must be one of 01" in result.output
+
+
+def test_stage_fails_on_a_violation_and_writes_nothing(tmp_path):
+    """One half-orbit of windows cannot be split: the suite stops the stage before writing."""
+    cat = catalog([("iscgem:1", EVENT_TIME, 0.0, 0.0, 6.0, "mainshock")])
+    tracks_path, catalog_path = tmp_path / "tracks.parquet", tmp_path / "catalog.parquet"
+    pass_(EVENT_TIME - pd.Timedelta(days=1), 60, -0.5, 0.0, 11).to_parquet(tracks_path)
+    cat.to_parquet(catalog_path)
+    with pytest.raises(ValidationFailed, match="split_code"):
+        run_stage(load_config(REPO / "params.yaml"), "07", tracks_path, catalog_path,
+                  tmp_path / "07")
+    assert not (tmp_path / "07").exists()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-from windows_fixtures import CADENCE_S, T0, catalog, pass_, track
 
-from seqnetquake.config import Config, DatasetConfig, load_config
+from seqnetquake.config import Config, DatasetConfig
 from seqnetquake.errors import ValidationFailed
 from seqnetquake.labels import (
     EARTH_RADIUS_KM,
@@ -22,15 +19,10 @@ from seqnetquake.labels import (
 )
 from seqnetquake.windows import BuiltWindows, build_windows, validate_windows, window_starts
 from seqnetquake.windowset import WindowSet
+from windows_fixtures import CADENCE_S, T0, catalog, pass_, track
 
-REPO = Path(__file__).resolve().parents[1]
 EVENT_TIME = pd.Timestamp("2019-12-01T12:00:00", tz="UTC")
 DAY = pd.Timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def cfg() -> Config:
-    return load_config(REPO / "params.yaml")
 
 
 def _ns(times) -> np.ndarray:

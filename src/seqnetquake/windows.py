@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def build_windows(
     dataset: DatasetConfig,
     windows: WindowsConfig,
     cadence_s: float,
-    progress: Any = None,
+    progress: Callable[[int], None] | None = None,
 ) -> BuiltWindows:
     """Label one satellite's tracks and cut the dataset's windows (module docstring rules).
 
@@ -103,7 +104,7 @@ def build_windows(
     missing = [c for c in (*TRACK_COLUMNS, *features) if c not in tracks.columns]
     if missing:
         raise InputError("tracks", ",".join(missing), "missing column")
-    # Column by column, never a copy of the whole frame (most of the cost at 10 M rows).
+    # Column by column: a copy of the whole frame cost a fifth of the stage at 5 M rows.
     rows = (tracks["half_orbit"] == dataset.half_orbit).to_numpy(dtype=bool)
     rows = None if rows.all() else np.flatnonzero(rows)
     time_ns = to_ns(tracks["time"])

@@ -155,11 +155,8 @@ DNN_SPACE: dict[str, Any] = {
 
 # ------------------------------------------------------------------------------------- RF
 def make_rf(hyperparams: dict[str, Any]) -> RandomForestClassifier:
-    keys = (
-        "max_depth max_features n_estimators min_samples_split min_samples_leaf "
-        "max_leaf_nodes min_weight_fraction_leaf criterion bootstrap"
-    ).split()
-    return RandomForestClassifier(n_jobs=1, **{k: hyperparams[k] for k in keys})
+    """The space's keys are the estimator's parameters; one job (the CI has 2 cores)."""
+    return RandomForestClassifier(n_jobs=1, **hyperparams)
 
 
 RF_SPACE: dict[str, Any] = {
@@ -177,11 +174,8 @@ RF_SPACE: dict[str, Any] = {
 
 # ------------------------------------------------------------------------------------ GBM
 def make_gbm(hyperparams: dict[str, Any]) -> GradientBoostingClassifier:
-    keys = (
-        "learning_rate subsample max_depth max_features min_samples_leaf min_samples_split "
-        "n_estimators"
-    ).split()
-    return GradientBoostingClassifier(**{k: hyperparams[k] for k in keys})
+    """The space's keys are the estimator's parameters."""
+    return GradientBoostingClassifier(**hyperparams)
 
 
 GBM_SPACE: dict[str, Any] = {

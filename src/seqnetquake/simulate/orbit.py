@@ -228,7 +228,7 @@ def cses_orbit(tle_path: str | Path) -> Orbit:
 
 def sun_synchronous_inclination_deg(altitude_km: float) -> float:
     """Inclination whose J2 nodal precession follows the mean Sun (circular orbit)."""
-    a_km = WGS84_A_KM + altitude_km
+    a_km = MEAN_EARTH_RADIUS_KM + altitude_km  # altitude = mean height above the ellipsoid
     rate_rad_s = 2.0 * np.pi / (TROPICAL_YEAR_DAYS * 86_400.0)
     cos_i = (
         -2.0 * rate_rad_s * a_km**3.5 / (3.0 * J2_WGS72 * RE_WGS72_KM**2 * np.sqrt(MU_WGS72_KM3_S2))
@@ -237,7 +237,7 @@ def sun_synchronous_inclination_deg(altitude_km: float) -> float:
 
 
 def _circular_satrec(epoch_ns: int, altitude_km: float, inclination_deg: float, raan_deg: float):
-    a_km = WGS84_A_KM + altitude_km
+    a_km = MEAN_EARTH_RADIUS_KM + altitude_km  # altitude = mean height above the ellipsoid
     n_rad_min = np.sqrt(MU_WGS72_KM3_S2 / a_km**3) * 60.0
     epoch_days = (epoch_ns - int(SGP4_EPOCH.astype(np.int64))) / NS_PER_DAY
     sat = Satrec()

@@ -108,14 +108,7 @@ def draw_events(
     draws = np.empty((n, 6))
     for i, event_id in enumerate(shocks["event_id"]):  # one generator per event: stable draws
         rng = event_rng(seed, satellite_index, str(event_id))
-        draws[i] = [
-            rng.random(),
-            rng.standard_normal(),
-            rng.random(),
-            rng.random(),
-            rng.random(),
-            rng.random(),
-        ]
+        draws[i] = [rng.random(), rng.standard_normal(), *rng.random(4)]
     u_none, z_amp, u_lead, u_frac, u_shift, u_sign = draws.T
 
     magnitude = shocks["magnitude"].to_numpy(dtype=float)

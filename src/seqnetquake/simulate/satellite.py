@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,6 @@ class DayResult:
 
 def _resolve(path: str) -> str:
     """Params paths are relative to the repository root (where DVC runs the stage)."""
-    from pathlib import Path
-
     from seqnetquake.tracking import repo_root
 
     p = Path(path)
@@ -64,7 +63,7 @@ class VirtualSatellite:
         satellite: str,
         mainshocks: pd.DataFrame,
         kp: pd.DataFrame,
-        cache_dir,
+        cache_dir: Path,
     ) -> None:
         self.cfg = cfg
         self.sim = cfg.simulate
@@ -77,9 +76,9 @@ class VirtualSatellite:
         self.f107 = ionosphere.read_f107(self.sim.ionosphere.f107_column)
         self.kp_mid_ns, self.storm_index = storms.storm_index(kp, self.sim.storm)
         start_ns = orbit.to_ns(self.period.start)
-        self.end_ns = orbit.to_ns(self.period.end) + orbit.NS_PER_DAY
+        end_ns = orbit.to_ns(self.period.end) + orbit.NS_PER_DAY
         self.events = precursors.draw_events(
-            mainshocks, self.sim.precursor, self.sim.seed, self.sat_index, start_ns, self.end_ns
+            mainshocks, self.sim.precursor, self.sim.seed, self.sat_index, start_ns, end_ns
         )
         self._cses: orbit.Orbit | None = None
         self._month_grids: dict[tuple[int, int], ionosphere.NeGrid] = {}
