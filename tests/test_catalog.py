@@ -8,6 +8,7 @@ import pytest
 
 from seqnetquake import catalog
 from seqnetquake.config import ArtificialConfig, CatalogConfig, MissionConfig
+from seqnetquake.geo import lon_diff_deg
 
 T0 = pd.Timestamp("2019-01-01", tz="UTC")
 
@@ -135,7 +136,7 @@ def test_artificial_events_satisfy_constraints(mode):
         (art["time"].to_numpy()[:, None] - real["time"].to_numpy()[None, :]) / pd.Timedelta("1D")
     )
     dlat = np.abs(art["latitude"].to_numpy()[:, None] - real["latitude"].to_numpy()[None, :])
-    dlon = catalog.lon_diff_deg(
+    dlon = lon_diff_deg(
         art["longitude"].to_numpy()[:, None], real["longitude"].to_numpy()[None, :]
     )
     assert not ((dt_days <= 15) & (dlat <= 10) & (dlon <= 10)).any()

@@ -31,10 +31,9 @@ import pandas as pd
 from seqnetquake.config import SATELLITES, ArtificialConfig, CatalogConfig, Config, MissionConfig
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import write_json, write_parquet
+from seqnetquake.geo import DAY_NS, haversine_km, lon_diff_deg, to_ns
 from seqnetquake.sources.catalog_sources import read_catalog_csv
 
-EARTH_RADIUS_KM = 6371.0
-DAY_NS = 86_400 * 10**9
 OUTPUT_COLUMNS = [
     "event_id",
     "time",
@@ -46,24 +45,6 @@ OUTPUT_COLUMNS = [
     "kind",
 ]
 KINDS = ("mainshock", "aftershock", "artificial")
-
-
-def to_ns(values) -> np.ndarray:
-    """UTC epoch nanoseconds of datetimes (tz-aware or naive UTC; any pandas unit)."""
-    return pd.DatetimeIndex(values).as_unit("ns").asi8
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, float)) for a in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2
-    a = a + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
-def lon_diff_deg(lon1, lon2) -> np.ndarray:
-    """|lon1 - lon2| across the antimeridian, in [0, 180]."""
-    d = np.abs(np.asarray(lon1, dtype=float) - np.asarray(lon2, dtype=float)) % 360.0
-    return np.minimum(d, 360.0 - d)
 
 
 def _period_bounds(mission: MissionConfig) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seqnetquake.catalog import DAY_NS, EARTH_RADIUS_KM, to_ns
 from seqnetquake.errors import InputError
+from seqnetquake.geo import DAY_NS, EARTH_RADIUS_KM, dobrovolsky_radius_km, to_ns
 
 LABEL_UNUSED = -1  # in no window, or not usable (quality flag, missing value): never windowed
 LABEL_DROPPED = -2  # only in aftershock windows: dropped (DESIGN §3, declustering)
@@ -75,11 +75,6 @@ class SampleLabels:
             "aftershock_only": int(values[0]),
             "unused": int(values[1]),
         }
-
-
-def dobrovolsky_radius_km(magnitude: np.ndarray | float) -> np.ndarray:
-    """Earthquake preparation-zone radius R = 10^(0.43 M) km (Dobrovolsky et al. 1979)."""
-    return 10.0 ** (0.43 * np.asarray(magnitude, dtype=np.float64))
 
 
 def events_from_catalog(

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqnetquake.catalog import to_ns
 from seqnetquake.config import Config, ConfigError, DatasetConfig, WindowsConfig
 from seqnetquake.errors import InputError
+from seqnetquake.geo import to_ns
 from seqnetquake.labels import (
     LABEL_UNUSED,
     NO_EVENT,

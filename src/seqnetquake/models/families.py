@@ -157,6 +157,7 @@ class KerasClassifier(Classifier):
         history = self.model.fit(
             self._batches(train, seed),
             epochs=int(fixed if fixed is not None else max_epochs),
+            shuffle=False,  # the dataset reshuffles itself, seeded
             verbose=0,
             **kwargs,
         )

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake.config import PrecursorConfig
+from seqnetquake.geo import EARTH_RADIUS_KM, dobrovolsky_radius_km, haversine_km
 from seqnetquake.simulate.orbit import NS_PER_DAY, decimal_year, dipole_pole_deg, magnetic_latitude
 
-EARTH_RADIUS_KM = 6371.0
 EVENT_COLUMNS = [
     "event_id",
     "time",
@@ -48,21 +48,6 @@ EVENT_COLUMNS = [
     "centre_lat",
     "centre_lon",
 ]
-
-
-def dobrovolsky_radius_km(magnitude: np.ndarray | float) -> np.ndarray:
-    return 10.0 ** (0.43 * np.asarray(magnitude, dtype=float))
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    lat1, lon1, lat2, lon2 = (
-        np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2)
-    )
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def within_km(

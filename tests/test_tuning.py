@@ -1,0 +1,219 @@
+"""Hyperopt searches: nested MLflow runs (sqlite store and a real server), resume, determinism."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from hyperopt import hp
+
+from model_fixtures import TINY_SEQNETQUAKE, window_set, write_dataset
+from seqnetquake.config import MlflowConfig
+from seqnetquake.models import get_model
+from seqnetquake.tuning import evaluate_params, run_stage, search
+
+TRIAL_METRICS = {"loss", "val_f1_weighted", "val_mcc", "val_accuracy", "epochs", "duration_s"}
+
+
+def _cfg(cfg, max_evals: int, **tuning):
+    """The repository's config with a small search and its own experiment."""
+    return cfg.model_copy(
+        update={
+            "mlflow": MlflowConfig(experiment="tune-test"),
+            "tuning": cfg.tuning.model_copy(update={"max_evals": max_evals, **tuning}),
+        }
+    )
+
+
+def _children(client, parent_id: str):
+    exp = client.get_experiment_by_name("tune-test").experiment_id
+    return client.search_runs(
+        [exp], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", max_results=100
+    )
+
+
+def _check_search(out: Path, n_trials: int) -> str:
+    """Outputs exist, JSON is plain; the parent run has n_trials finished nested trial runs."""
+    search_json = json.loads((out / "search.json").read_text())
+    best = json.loads((out / "best_params.json").read_text())
+    assert search_json["n_trials"] == n_trials and search_json["best_loss"] < 0
+    assert isinstance(best["n_estimators"], int) and isinstance(best["bootstrap"], bool)
+    client = mlflow.MlflowClient()
+    parent = client.get_run(search_json["parent_run_id"])
+    assert parent.data.tags["model"] == "rf" and parent.data.tags["dataset"] == "07"
+    assert parent.data.tags["stage"] == "tune" and "git_commit" in parent.data.tags
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["n_trials"] == n_trials
+    children = _children(client, parent.info.run_id)
+    finished = [r for r in children if r.info.status == "FINISHED"]
+    assert len(finished) == n_trials
+    for run in finished:
+        assert set(run.data.metrics) >= TRIAL_METRICS
+        assert {"n_estimators", "criterion", "max_depth"} <= set(run.data.params)
+    assert sorted(r.data.tags["trial"] for r in finished) == [str(i) for i in range(n_trials)]
+    return parent.info.run_id
+
+
+def test_search_nested_runs_in_sqlite_store(cfg, mlflow_uri, tmp_path):
+    data = write_dataset(tmp_path / "07")
+    run_stage(_cfg(cfg, 2), "rf", data, tmp_path / "out")
+    _check_search(tmp_path / "out", 2)
+    with open(tmp_path / "out" / "trials.pkl", "rb") as fh:
+        assert len(pickle.load(fh).trials) == 2
+
+
+@pytest.fixture
+def mlflow_server(tmp_path, monkeypatch):
+    """A real ``mlflow server`` on 127.0.0.1 (free port, sqlite backend), stopped afterwards."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen(
+        [str(exe), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited: {proc.stderr.read()[-2000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail("mlflow server did not become healthy within 90 s")
+            time.sleep(0.5)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        yield uri
+    finally:
+        if mlflow.active_run():
+            mlflow.end_run()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_search_nested_runs_against_mlflow_server(cfg, mlflow_server, tmp_path):
+    data = write_dataset(tmp_path / "07")
+    run_stage(_cfg(cfg, 2), "rf", data, tmp_path / "out")
+    parent_id = _check_search(tmp_path / "out", 2)
+    artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(parent_id)]
+    assert "best_params.json" in artifacts
+
+
+def test_interrupted_search_resumes_without_recomputing(cfg, mlflow_uri, tmp_path):
+    data = write_dataset(tmp_path / "07")
+    out = tmp_path / "out"
+    run_stage(_cfg(cfg, 2), "rf", data, out)
+    parent_id = json.loads((out / "search.json").read_text())["parent_run_id"]
+    first = pickle.loads((out / "trials.pkl").read_bytes())
+
+    # A trial killed mid-run leaves its nested run RUNNING and never reaches trials.pkl.
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name("tune-test").experiment_id
+    orphan = client.create_run(exp, tags={"mlflow.parentRunId": parent_id, "trial": "2"})
+    assert client.get_run(orphan.info.run_id).info.status == "RUNNING"
+
+    run_stage(_cfg(cfg, 3), "rf", data, out)
+    summary = json.loads((out / "search.json").read_text())
+    assert summary["parent_run_id"] == parent_id
+    assert summary["n_trials"] == 3 and summary["n_new_trials"] == 1
+    assert client.get_run(orphan.info.run_id).info.status == "KILLED"
+    _check_search(out, 3)
+    resumed = pickle.loads((out / "trials.pkl").read_bytes())
+    assert resumed.results[:2] == first.results  # the two old trials were not recomputed
+
+    # ... and the resumed search proposes exactly what an uninterrupted one would have.
+    run_stage(_cfg(cfg, 3), "rf", data, tmp_path / "straight")
+    straight = pickle.loads((tmp_path / "straight" / "trials.pkl").read_bytes())
+    assert [r["params"] for r in straight.results] == [r["params"] for r in resumed.results]
+
+
+def test_changed_settings_start_a_fresh_search(cfg, mlflow_uri, tmp_path):
+    data = write_dataset(tmp_path / "07")
+    out = tmp_path / "out"
+    run_stage(_cfg(cfg, 1), "rf", data, out)
+    old_parent = json.loads((out / "search.json").read_text())["parent_run_id"]
+    run_stage(_cfg(cfg, 1, validation_fraction=0.3), "rf", data, out)
+    summary = json.loads((out / "search.json").read_text())
+    assert summary["parent_run_id"] != old_parent and summary["n_new_trials"] == 1
+
+
+def test_cli_tune(cfg, mlflow_uri, tmp_path, repo_root):
+    from typer.testing import CliRunner
+
+    from seqnetquake.cli import app
+
+    raw = yaml.safe_load((repo_root / "params.yaml").read_text())
+    raw["tuning"]["max_evals"] = 1
+    raw["mlflow"]["experiment"] = "tune-test"
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    data = write_dataset(tmp_path / "07")
+    out = tmp_path / "models" / "tuning" / "rf"
+    args = ["tune", "rf", "--dataset-dir", str(data), "--out-dir", str(out), "--params",
+            str(params)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "search.json").read_text())["n_trials"] == 1
+    bad = CliRunner().invoke(app, ["tune", "svm", "--params", str(params)])
+    assert bad.exit_code == 2 and "seqnetquake, gbm" in bad.output
+
+
+def test_keras_search_logs_epochs_in_nested_runs(mlflow_uri, tmp_path):
+    """tuning.search with SeqNetQuake (a tiny space): early stopping, nested runs, curves."""
+    mlflow.set_experiment("tune-test")
+    train, val = window_set(120, 20, seed=1), window_set(40, 20, seed=2, start=120)
+    space = {**TINY_SEQNETQUAKE, "lstm_units": hp.choice("lstm_units", [4, 8])}
+    with mlflow.start_run() as parent:
+        result = search(get_model("seqnetquake"), train, val, max_evals=2, seed=5,
+                        max_epochs=2, patience=1, space=space, nested_runs=True)
+    assert result.n_trials == 2 and result.best_params["lstm_units"] in (4, 8)
+    children = _children(mlflow.MlflowClient(), parent.info.run_id)
+    assert len(children) == 2
+    for run in children:
+        assert 1 <= run.data.metrics["epochs"] <= 2
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "epoch_val_loss")
+        assert len(history) == run.data.metrics["epochs"]
+
+
+@pytest.mark.parametrize("name", ["seqnetquake", "rf"])
+def test_same_params_give_same_metrics_twice(name):
+    """Seeded weights, shuffling and dropout plus TF op determinism on CPU (issue 5, item 8)."""
+    train, val = window_set(120, 20, seed=1), window_set(40, 20, seed=2, start=120)
+    spec = get_model(name)
+    params = TINY_SEQNETQUAKE if name == "seqnetquake" else {
+        "max_depth": 5, "max_features": 3, "n_estimators": 10, "min_samples_split": 2,
+        "min_samples_leaf": 1, "max_leaf_nodes": 20, "min_weight_fraction_leaf": 0.1,
+        "criterion": "gini", "bootstrap": True}
+    runs = [evaluate_params(spec, params, train, val, max_epochs=2, patience=2, seed=11)
+            for _ in range(2)]
+    for key in ("loss", "f1_weighted", "mcc", "accuracy", "epochs"):
+        assert runs[0][key] == runs[1][key]
+    if name == "seqnetquake":
+        assert runs[0]["history"]["loss"] == runs[1]["history"]["loss"]
+    a, b = (spec.build(params, 20, 2) for _ in range(2))
+    for clf in (a, b):
+        clf.fit(train, val, max_epochs=2, patience=2, seed=11)
+    np.testing.assert_array_equal(a.predict_proba(val.X), b.predict_proba(val.X))
