@@ -51,7 +51,7 @@ def _cli(*args: str):
 def _champion() -> str:
     from mlflow import MlflowClient
 
-    return MlflowClient().get_model_version_by_alias(NAME, "champion").version
+    return str(MlflowClient().get_model_version_by_alias(NAME, "champion").version)
 
 
 def test_promote_gate_force_and_rollback(logged, repo_root):

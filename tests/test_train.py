@@ -101,7 +101,8 @@ def test_base_transfer_register_and_serve(workspace):
         np.testing.assert_allclose(proba, pred["proba"], atol=1e-5)
     # Registering the same runs again changes nothing.
     again = registry.run_stage(cfg, root / "models", root / "reports" / "registry.json")
-    assert again["models"][cfg.registry.transfer_model_name]["new"] is False
+    entry = again["models"][cfg.registry.transfer_model_name]
+    assert entry["new"] is False and set(entry["aliases"]) == {"champion", "challenger"}
 
 
 def test_baseline_stage_and_atomic_failure(workspace):
@@ -113,9 +114,9 @@ def test_baseline_stage_and_atomic_failure(workspace):
     assert (out / "model").is_dir() and metrics["test_accuracy"] > 0.5
     before = (out / "metrics.json").read_text()
 
-    # A second run that fails inside training (the forest cannot take this max_features)
+    # A second run that fails inside training (scikit-learn rejects the criterion at fit)
     # leaves the previous complete output as it was, no temporary folder, and a FAILED run.
-    bad = {**RF_HP, "max_features": 999}
+    bad = {**RF_HP, "criterion": "no-such-criterion"}
     (root / "models/tuning/rf/best_params.json").write_text(json.dumps(bad))
     with pytest.raises(ValueError):
         _run(root, cfg, "baseline", "rf")
@@ -133,3 +134,15 @@ def test_plan_rejects_unknown_and_mismatched(cfg, tmp_path):
         train.plan(cfg, "finetune", None, tmp_path)
     assert train.plan(cfg, "base", None, tmp_path).dataset == cfg.train.base_dataset
     assert train.plan(cfg, "baseline", "gbm", tmp_path).out_dir == tmp_path / "baselines/gbm"
+
+
+def test_direct_stage_is_deterministic(workspace):
+    """Same params, same data, same seed: the same predictions, bit for bit (op determinism)."""
+    root, cfg = workspace
+    first = _run(root, cfg, "direct")
+    with np.load(root / "models/direct/predictions.npz") as pred:
+        proba = pred["proba"].copy()
+    second = _run(root, cfg, "direct")
+    with np.load(root / "models/direct/predictions.npz") as pred:
+        np.testing.assert_array_equal(pred["proba"], proba)
+    assert first["test_mcc"] == second["test_mcc"]

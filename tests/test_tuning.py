@@ -217,3 +217,13 @@ def test_same_params_give_same_metrics_twice(name):
     for clf in (a, b):
         clf.fit(train, val, max_epochs=2, patience=2, seed=11)
     np.testing.assert_array_equal(a.predict_proba(val.X), b.predict_proba(val.X))
+
+
+def test_search_stops_when_no_progress():
+    """no_progress_evals = 1: every trial but the last improved the best loss."""
+    train, val = window_set(150, 20, seed=1), window_set(50, 20, seed=2, start=150)
+    result = search(get_model("rf"), train, val, max_evals=6, seed=3, max_epochs=1,
+                    patience=1, no_progress_evals=1)
+    losses = [r["loss"] for r in result.trials.results]
+    assert all(losses[k] < min(losses[:k]) for k in range(1, len(losses) - 1))
+    assert len(losses) == 6 or losses[-1] >= min(losses[:-1])

@@ -192,6 +192,8 @@ class TuningConfig(_Section):
     validation_fraction: float = 0.2
     max_epochs: int = 30
     patience: int = 4
+    # Stop a search after this many trials in a row without a better loss (None: never).
+    no_progress_evals: int | None = Field(default=None, ge=1)
     dataset: str = "07"
     models: list[str] = Field(
         default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm"]

@@ -57,8 +57,10 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
 
         self.classifier = load_classifier(Path(context.artifacts[ARTIFACT_KEY]))
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 - MLflow's API
-        # No type hints on purpose: MLflow 3 would derive a second signature from them.
+    def predict(
+        self, context: Any, model_input: np.ndarray, params: dict[str, Any] | None = None
+    ) -> np.ndarray:
+        # An ndarray hint lets MLflow validate against the logged signature (float32, T x F).
         X = np.asarray(model_input, dtype=np.float32)
         return np.asarray(self.classifier.predict_proba(X), dtype=np.float32)
 
@@ -90,7 +92,7 @@ def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "mod
     proba = np.asarray(load_classifier(classifier_dir).predict_proba(X_example), np.float32)
     return mlflow.pyfunc.log_model(
         name=name,
-        python_model=ClassifierModel(),
+        python_model=str(PACKAGE_DIR / "pyfunc_model.py"),
         artifacts={ARTIFACT_KEY: str(classifier_dir)},
         signature=infer_signature(X_example, proba),
         input_example=X_example[:2],
@@ -119,8 +121,21 @@ def _by_alias(client: MlflowClient, name: str, alias: str) -> Any | None:
         return None
 
 
+def _version(version: Any) -> str:
+    """Version numbers as strings (the store returns ints or strings depending on the call)."""
+    return str(version.version)
+
+
+def _registered(client: MlflowClient, name: str) -> Any:
+    try:
+        return client.get_registered_model(name)
+    except MlflowException as exc:
+        raise RegistryError(f"{name}: no such registered model in "
+                            f"{mlflow.get_tracking_uri()}") from exc
+
+
 def _history(client: MlflowClient, name: str) -> list[str]:
-    tags = client.get_registered_model(name).tags
+    tags = _registered(client, name).tags
     return [str(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
 
 
@@ -151,8 +166,9 @@ def register_version(
             "-> probabilities of non-seismic / seismic / storm.")
     existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if existing:
-        version = max(existing, key=lambda v: int(v.version))
-        return Registered(name, str(version.version), run_id, False, list(version.aliases))
+        number = max(int(v.version) for v in existing)
+        version = client.get_model_version(name, str(number))  # search leaves aliases out
+        return Registered(name, _version(version), run_id, False, list(version.aliases))
     tags = {k: f"{v:.6g}" for k, v in metrics.items()} | lineage
     version = mlflow.register_model(model_uri, name, tags=tags)
     client.update_model_version(name, version.version, description=description)
@@ -164,7 +180,7 @@ def register_version(
         client.set_model_version_tag(name, version.version, "champion_reason",
                                      "first version of the model (no champion to compare)")
         aliases.append(CHAMPION)
-    return Registered(name, str(version.version), run_id, True, aliases)
+    return Registered(name, _version(version), run_id, True, aliases)
 
 
 def _stage_record(stage_dir: Path) -> dict[str, Any]:
@@ -260,11 +276,12 @@ def promote(name: str, gate_metric: str, force: bool = False, reason: str | None
     Raises RegistryError with a one-line reason when it refuses.
     """
     client = MlflowClient()
+    _registered(client, name)
     challenger = _by_alias(client, name, CHALLENGER)
     if challenger is None:
         raise RegistryError(f"{name}: no version has alias {CHALLENGER!r}; nothing to promote")
     champion = _by_alias(client, name, CHAMPION)
-    if champion is not None and champion.version == challenger.version:
+    if champion is not None and _version(champion) == _version(challenger):
         return f"{name}: v{challenger.version} is already {CHAMPION}"
     if force and not (reason and reason.strip()):
         raise RegistryError("--force needs --reason TEXT (it is recorded on the version)")
@@ -275,12 +292,12 @@ def promote(name: str, gate_metric: str, force: bool = False, reason: str | None
                 f"{name}: refused: challenger v{challenger.version} {gate_metric} {new:.4f} < "
                 f"champion v{champion.version} {old:.4f} (override: --force --reason TEXT)")
     if champion is not None:
-        history = [*_history(client, name), str(champion.version)]
+        history = [*_history(client, name), _version(champion)]
         client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     client.set_registered_model_alias(name, CHAMPION, challenger.version)
     client.delete_registered_model_alias(name, CHALLENGER)
     tags = {"champion_since": _now(),
-            "promoted_over": str(champion.version) if champion is not None else ""}
+            "promoted_over": _version(champion) if champion is not None else ""}
     if force:
         tags |= {"promotion_forced": "true", "promotion_reason": reason.strip()}
     for key, value in tags.items():

@@ -381,6 +381,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
             patience=cfg.tuning.patience,
             trials=trials,
             nested_runs=True,
+            no_progress_evals=cfg.tuning.no_progress_evals,
             on_trial=lambda t: save_trials(t, out_dir / TRIALS_FILE),
         )
         mlflow.log_metrics(
@@ -399,6 +400,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
             "n_trials": result.n_trials,
             "n_new_trials": result.n_new,
             "max_evals": cfg.tuning.max_evals,
+            "stopped_without_progress": no_progress(result.trials, cfg.tuning.no_progress_evals),
             "best_loss": result.best_loss,
             "best_val_f1_weighted": -result.best_loss,
             "best_trial": int(result.trials.best_trial["tid"]),

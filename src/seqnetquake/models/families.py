@@ -139,6 +139,9 @@ class KerasClassifier(Classifier):
         self.model.compile(
             optimizer=optimizer, loss="sparse_categorical_crossentropy", jit_compile=False
         )
+        # Optimizer variables created inside the first traced step make TensorFlow trace the
+        # step twice (a few seconds per trial on CPU, bench_tuning.py): create them now.
+        self.model.optimizer.build(self.model.trainable_variables)
         kwargs: dict[str, Any] = {}
         if fixed is None:
             # The whole validation set as one batch: one traced eval step, one call per epoch.
