@@ -341,9 +341,9 @@ def data_header(cfg: Config) -> str:
 
 def write_table(frame: pd.DataFrame, title: str, header: str, note: str, stem: Path) -> None:
     """Markdown (with the data header) and CSV (with it as a leading comment line)."""
-    stem.with_suffix(".md").write_text(
-        f"# {title}\n\n{header}\n\n{frame.to_markdown(index=False, floatfmt='.4f')}\n\n"
-        f"{note}\n")
+    shown = frame.map(lambda v: (f"{v:.4f}" if v == v else "n/a") if isinstance(v, float) else v)
+    table = shown.to_markdown(index=False, disable_numparse=True)  # keep the 4 decimals
+    stem.with_suffix(".md").write_text(f"# {title}\n\n{header}\n\n{table}\n\n{note}\n")
     with stem.with_suffix(".csv").open("w") as fh:
         fh.write(f"# {header}\n")
         frame.to_csv(fh, index=False, float_format="%.6g")
