@@ -181,3 +181,12 @@ def test_build_catalog_filters_after_dedupe(cfg):
     assert counts["mainshock"] == 1 and counts["artificial"] == 1
     assert list(table.columns) == catalog.OUTPUT_COLUMNS
     assert str(table["time"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_no_mainshocks_gives_an_empty_artificial_table():
+    real = _real().assign(kind="aftershock")
+    art, shortfall = catalog.artificial_events(
+        real, MISSION, ArtificialConfig(), np.random.default_rng(0), "a"
+    )
+    assert len(art) == 0 and shortfall == 0
+    assert list(art.columns) == catalog.OUTPUT_COLUMNS

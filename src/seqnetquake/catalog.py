@@ -150,30 +150,28 @@ def artificial_events(
     real_lat, real_lon = real["latitude"].to_numpy(), real["longitude"].to_numpy()
     mains = real[real["kind"] == "mainshock"].reset_index(drop=True)
     n = len(mains)
-    rows: list[pd.DataFrame] = []
+    # Accepted events as (time ns, lat, lon, index of the mainshock lending magnitude/depth).
+    t_ok, lat_ok, lon_ok, donor = (
+        np.empty(0, np.int64),
+        np.empty(0),
+        np.empty(0),
+        np.empty(0, np.int64),
+    )
     if acfg.mode == "uniform":
-        need, tries = n, 0
-        while need > 0 and tries < acfg.max_tries:
+        for _ in range(acfg.max_tries):
+            need = n - len(t_ok)
+            if need <= 0:
+                break
             m = max(2 * need, 16)
             t = rng.integers(t0, t1, size=m)
             lat = rng.uniform(-mission.lat_coverage_deg, mission.lat_coverage_deg, size=m)
             lon = rng.uniform(-180.0, 180.0, size=m)
-            ok = ~_conflicts(t, lat, lon, real_t, real_lat, real_lon, acfg)
-            take = np.flatnonzero(ok)[:need]
-            donor = rng.integers(0, n, size=len(take)) if n else np.zeros(0, dtype=int)
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "time": pd.to_datetime(t[take], utc=True),
-                        "latitude": lat[take],
-                        "longitude": lon[take],
-                        "depth_km": mains["depth_km"].to_numpy()[donor],
-                        "magnitude": mains["magnitude"].to_numpy()[donor],
-                    }
-                )
-            )
-            need -= len(take)
-            tries += 1
+            take = np.flatnonzero(~_conflicts(t, lat, lon, real_t, real_lat, real_lon, acfg))
+            take = take[:need]
+            t_ok = np.concatenate([t_ok, t[take]])
+            lat_ok = np.concatenate([lat_ok, lat[take]])
+            lon_ok = np.concatenate([lon_ok, lon[take]])
+            donor = np.concatenate([donor, rng.integers(0, n, size=len(take))])
     else:  # location_matched: the mainshock's epicentre at a quiet time
         lat, lon = mains["latitude"].to_numpy(), mains["longitude"].to_numpy()
         t_best = np.full(n, -1, dtype=np.int64)
@@ -185,21 +183,18 @@ def artificial_events(
             ok = ~_conflicts(t, lat[pending], lon[pending], real_t, real_lat, real_lon, acfg)
             t_best[pending[ok]] = t[ok]
             pending = pending[~ok]
-        found = t_best >= 0
-        rows.append(
-            pd.DataFrame(
-                {
-                    "time": pd.to_datetime(t_best[found], utc=True),
-                    "latitude": lat[found],
-                    "longitude": lon[found],
-                    "depth_km": mains["depth_km"].to_numpy()[found],
-                    "magnitude": mains["magnitude"].to_numpy()[found],
-                }
-            )
-        )
-    art = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    art = art.sort_values("time", kind="stable").reset_index(drop=True)
-    art["time"] = art["time"].astype("datetime64[ns, UTC]")
+        donor = np.flatnonzero(t_best >= 0)
+        t_ok, lat_ok, lon_ok = t_best[donor], lat[donor], lon[donor]
+    order = np.argsort(t_ok, kind="stable")
+    art = pd.DataFrame(
+        {
+            "time": pd.to_datetime(t_ok[order], utc=True).as_unit("ns"),
+            "latitude": lat_ok[order],
+            "longitude": lon_ok[order],
+            "depth_km": mains["depth_km"].to_numpy()[donor[order]],
+            "magnitude": mains["magnitude"].to_numpy()[donor[order]],
+        }
+    )
     art.insert(0, "event_id", [f"{prefix}{i:05d}" for i in range(len(art))])
     art["source"] = "artificial"
     art["kind"] = "artificial"
