@@ -160,6 +160,11 @@ class SimulateConfig(_Section):
 
 
 class TracksConfig(_Section):
+    # Where each satellite's raw files are read from: the simulator's dumps by default, or a
+    # folder of real CSES/DEMETER files (README, "Using real satellite files").
+    raw_dirs: dict[Satellite, str] = Field(
+        default_factory=lambda: {"cses": "data/raw/cses", "demeter": "data/raw/demeter"}
+    )
     cadence_s: float = 1.5
     max_gap_share: float = 0.05
     spike_factor: float = 10.0

@@ -133,7 +133,6 @@ class KerasClassifier(Classifier):
         optimizer: Any,
         max_epochs: int,
         patience: int,
-        seed: int,
     ) -> FitResult:
         fixed = self.hyperparams.get("nb_epochs")
         self.model.compile(
@@ -158,9 +157,11 @@ class KerasClassifier(Classifier):
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), timer]
         start = time.perf_counter()
         history = self.model.fit(
-            self._batches(train, seed),
+            check_windows(train.X, self.T, self.F),
+            np.asarray(train.y, dtype=np.int64),
+            batch_size=int(self.hyperparams.get("batch_size", 64)),
             epochs=int(fixed if fixed is not None else max_epochs),
-            shuffle=False,  # the dataset reshuffles itself, seeded
+            shuffle=True,  # reshuffled every epoch, seeded by seed_everything
             verbose=0,
             **kwargs,
         )
@@ -169,32 +170,13 @@ class KerasClassifier(Classifier):
         hist["seconds"] = timer.seconds
         return FitResult(epochs=len(hist.get("loss", [])), seconds=seconds, history=hist)
 
-    def _batches(self, train: WindowSet, seed: int) -> tf.data.Dataset:
-        """Shuffled (seeded, reshuffled every epoch) full batches only.
-
-        A short last batch has another static shape and makes TensorFlow trace the training
-        step a second time (seconds per trial on CPU, measured in bench_tuning.py); reshuffling
-        puts the windows left out of one epoch into the next.
-        """
-        X = check_windows(train.X, self.T, self.F)
-        y = np.asarray(train.y, dtype=np.int64)
-        batch = max(1, min(int(self.hyperparams.get("batch_size", 64)), len(X)))
-        return (
-            tf.data.Dataset.from_tensor_slices((X, y))
-            .shuffle(len(X), seed=int(seed), reshuffle_each_iteration=True)
-            .batch(batch, drop_remainder=True)
-            .prefetch(2)
-        )
-
     def fit(
         self, train: WindowSet, val: WindowSet, *, max_epochs: int, patience: int, seed: int
     ) -> FitResult:
         seed_everything(seed)
         self._model = self._build()  # fresh weights drawn under this seed
         self._adapt(check_windows(train.X, self.T, self.F))
-        return self._train(
-            train, val, make_optimizer(self.hyperparams), max_epochs, patience, seed
-        )
+        return self._train(train, val, make_optimizer(self.hyperparams), max_epochs, patience)
 
     def fine_tune(
         self,
@@ -215,7 +197,7 @@ class KerasClassifier(Classifier):
         for layer in self.model.layers:
             layer.trainable = True
         optimizer = make_optimizer(self.hyperparams, learning_rate=learning_rate)
-        return self._train(train, val, optimizer, max_epochs, patience, seed)
+        return self._train(train, val, optimizer, max_epochs, patience)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         X = check_windows(X, self.T, self.F)
