@@ -146,3 +146,15 @@ def test_direct_stage_is_deterministic(workspace):
     with np.load(root / "models/direct/predictions.npz") as pred:
         np.testing.assert_array_equal(pred["proba"], proba)
     assert first["test_mcc"] == second["test_mcc"]
+
+
+def test_transfer_stage_is_deterministic(workspace):
+    """Fine-tuning a loaded model: dropout seeds are set before the layers are rebuilt."""
+    root, cfg = workspace
+    _run(root, cfg, "base")
+    probas = []
+    for _ in range(2):
+        _run(root, cfg, "transfer")
+        with np.load(root / "models/transfer/predictions.npz") as pred:
+            probas.append(pred["proba"].copy())
+    np.testing.assert_array_equal(probas[0], probas[1])

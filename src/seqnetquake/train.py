@@ -131,7 +131,12 @@ def run_stage(
         "validation_fraction": cfg.tuning.validation_fraction,
     }
     if p.kind == "transfer":
+        from seqnetquake.models.families import seed_everything
+
         base_dir = models_dir / "base"
+        # Loading builds the layers, Dropout's seed generators included: seed first, or
+        # every fine-tuning run draws different dropout masks.
+        seed_everything(seed)
         clf = load_classifier(base_dir / "model")
         hyperparams = dict(clf.hyperparams)
         base_run = json.loads((base_dir / "mlflow.json").read_text())
