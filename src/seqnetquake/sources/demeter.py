@@ -280,14 +280,9 @@ def read_half_orbit(path: str | Path) -> HalfOrbit:
 def check_file(path: str | Path) -> list[str]:
     """Problems with one file, one ``PATH: FIELD: problem`` line each; [] if the file is fine."""
     path = Path(path)
-    if not path.exists():
-        return [str(InputError(path, "file", "not found"))]
-    lines: list[str] = []
-    try:
-        name = parse_name(path)
-    except InputError as exc:
-        lines.append(str(exc))
-        name = None
+    lines, name = records.name_problems(path, parse_name)
+    if lines and not path.exists():
+        return lines
     try:
         rec = _read_records(path)
         ho = _decode(path, rec, name)

@@ -9,8 +9,13 @@ ionospheric products (-9999, -999, -99999, 9999, 99999), anything non-finite or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
+from seqnetquake.errors import InputError
 from seqnetquake.sources.base import HalfOrbit
 
 FILL_SENTINELS = np.array([-99999.0, -9999.0, -999.0, 9999.0, 99999.0])
@@ -148,3 +153,17 @@ def audit(ho: HalfOrbit, names: dict[str, str]) -> list[tuple[str, str, int | No
         what = "repeats a time stamp" if step[i] == 0 else f"goes backwards by {-step[i] / 1e9:g} s"
         problems.append((names["time"], what, i + 1))
     return problems
+
+
+def name_problems(path: Path, parse_name: Callable[[Path], Any]) -> tuple[list[str], Any]:
+    """The first checks every raw file gets: it exists, its name follows the convention.
+
+    Returns the problem lines so far and the parsed name (None when the name is bad), so a
+    format's ``check_file`` can go on to report content problems of the same file.
+    """
+    if not path.exists():
+        return [str(InputError(path, "file", "not found"))], None
+    try:
+        return [], parse_name(path)
+    except InputError as exc:
+        return [str(exc)], None
