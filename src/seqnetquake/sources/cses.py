@@ -65,13 +65,7 @@ def parse_name(path: str | Path) -> FileName:
     m = NAME_RE.match(name)
     if m is None:
         raise InputError(path, "name", f"does not match {NAME_PATTERN}")
-    try:
-        start = dt.datetime.strptime(m["start"], "%Y%m%d_%H%M%S")
-        end = dt.datetime.strptime(m["end"], "%Y%m%d_%H%M%S")
-    except ValueError as exc:
-        raise InputError(path, "name", f"bad start/end time: {exc}") from exc
-    if end < start:
-        raise InputError(path, "name", "end time before start time")
+    start, end = records.name_interval(path, m["start"], m["end"])
     return FileName(int(m["probe"]), int(m["orbit"]), int(m["half"]), start, end)
 
 

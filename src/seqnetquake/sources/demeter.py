@@ -107,13 +107,7 @@ def parse_name(path: str | Path) -> FileName:
     if apid not in ISL_APIDS:
         raise InputError(path, "name", f"APID {apid} is not an ISL APID (declared: "
                          f"{SURVEY_APID} survey, {BURST_APID} burst)")
-    try:
-        start = dt.datetime.strptime(m["start"], "%Y%m%d_%H%M%S")
-        end = dt.datetime.strptime(m["end"], "%Y%m%d_%H%M%S")
-    except ValueError as exc:
-        raise InputError(path, "name", f"bad start/end time: {exc}") from exc
-    if end < start:
-        raise InputError(path, "name", "end time before start time")
+    start, end = records.name_interval(path, m["start"], m["end"])
     return FileName(apid, int(m["orbit"]), int(m["half"]), start, end)
 
 

@@ -9,6 +9,7 @@ ionospheric products (-9999, -999, -99999, 9999, 99999), anything non-finite or 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,15 @@ def name_problems(path: Path, parse_name: Callable[[Path], Any]) -> tuple[list[s
         return [], parse_name(path)
     except InputError as exc:
         return [str(exc)], None
+
+
+def name_interval(path: str | Path, start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
+    """The ``YYYYMMDD_HHMMSS`` start and end of a raw file's name (both formats use them)."""
+    try:
+        t0 = dt.datetime.strptime(start, "%Y%m%d_%H%M%S")
+        t1 = dt.datetime.strptime(end, "%Y%m%d_%H%M%S")
+    except ValueError as exc:
+        raise InputError(path, "name", f"bad start/end time: {exc}") from exc
+    if t1 < t0:
+        raise InputError(path, "name", "end time before start time")
+    return t0, t1
