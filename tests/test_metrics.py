@@ -40,7 +40,7 @@ def test_event_resampling_is_wider_than_window_resampling_when_events_cluster():
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(300, int), rng.integers(0, 2, 60)]
     pred = np.r_[np.ones(300, int), rng.integers(0, 2, 60)]
-    events = np.r_[np.full(300, "big"), np.arange(60).astype(str)]
+    events = np.array(["big"] * 300 + [str(k) for k in range(60)])
     by_event = event_bootstrap(y, pred, events, n_samples=500, seed=0)
     by_window = event_bootstrap(y, pred, np.arange(360).astype(str), n_samples=500, seed=0)
     width = lambda m: m["accuracy_ci_high"] - m["accuracy_ci_low"]  # noqa: E731
@@ -50,6 +50,6 @@ def test_event_resampling_is_wider_than_window_resampling_when_events_cluster():
 def test_event_weighted_gives_each_event_equal_weight():
     y = np.r_[np.ones(99, int), 0]
     pred = np.r_[np.ones(99, int), 1]
-    events = np.r_[np.full(99, "a"), "b"]
+    events = np.array(["a"] * 99 + ["b"])
     assert event_bootstrap(y, pred, events, n_samples=10)["accuracy"] == 0.99
     assert event_bootstrap(y, pred, events, n_samples=10, event_weighted=True)["accuracy"] == 0.5
