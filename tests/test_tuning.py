@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from hyperopt import hp
 from model_fixtures import TINY_SEQNETQUAKE, window_set, write_dataset
 from seqnetquake.config import MlflowConfig
 from seqnetquake.models import get_model
-from seqnetquake.tuning import evaluate_params, run_stage, search
+from seqnetquake.tuning import evaluate_params, run_stage, search, trials_from_json
 
 TRIAL_METRICS = {"loss", "val_f1_weighted", "val_mcc", "val_accuracy", "epochs", "duration_s"}
 
@@ -40,6 +39,10 @@ def _children(client, parent_id: str):
     return client.search_runs(
         [exp], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", max_results=100
     )
+
+
+def _trials(out: Path):
+    return trials_from_json((out / "trials.json").read_text())
 
 
 def _check_search(out: Path, n_trials: int) -> str:
@@ -68,8 +71,7 @@ def test_search_nested_runs_in_sqlite_store(cfg, mlflow_uri, tmp_path):
     data = write_dataset(tmp_path / "07")
     run_stage(_cfg(cfg, 2), "rf", data, tmp_path / "out")
     _check_search(tmp_path / "out", 2)
-    with open(tmp_path / "out" / "trials.pkl", "rb") as fh:
-        assert len(pickle.load(fh).trials) == 2
+    assert len(_trials(tmp_path / "out").trials) == 2
 
 
 @pytest.fixture
@@ -127,9 +129,9 @@ def test_interrupted_search_resumes_without_recomputing(cfg, mlflow_uri, tmp_pat
     out = tmp_path / "out"
     run_stage(_cfg(cfg, 2), "rf", data, out)
     parent_id = json.loads((out / "search.json").read_text())["parent_run_id"]
-    first = pickle.loads((out / "trials.pkl").read_bytes())
+    first = _trials(out)
 
-    # A trial killed mid-run leaves its nested run RUNNING and never reaches trials.pkl.
+    # A trial killed mid-run leaves its nested run RUNNING and never reaches trials.json.
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name("tune-test").experiment_id
     orphan = client.create_run(exp, tags={"mlflow.parentRunId": parent_id, "trial": "2"})
@@ -141,13 +143,71 @@ def test_interrupted_search_resumes_without_recomputing(cfg, mlflow_uri, tmp_pat
     assert summary["n_trials"] == 3 and summary["n_new_trials"] == 1
     assert client.get_run(orphan.info.run_id).info.status == "KILLED"
     _check_search(out, 3)
-    resumed = pickle.loads((out / "trials.pkl").read_bytes())
+    resumed = _trials(out)
     assert resumed.results[:2] == first.results  # the two old trials were not recomputed
 
     # ... and the resumed search proposes exactly what an uninterrupted one would have.
     run_stage(_cfg(cfg, 3), "rf", data, tmp_path / "straight")
-    straight = pickle.loads((tmp_path / "straight" / "trials.pkl").read_bytes())
+    straight = _trials(tmp_path / "straight")
     assert [r["params"] for r in straight.results] == [r["params"] for r in resumed.results]
+
+
+class _Payload:
+    """Unpickling this writes a marker file: what a crafted trials.pkl would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "executed"))
+
+
+def test_planted_pickle_is_never_executed(cfg, mlflow_uri, tmp_path):
+    """A crafted trials.pkl beside resume.json (a DVC output can arrive by `dvc pull`) is
+    ignored: nothing runs, and the search resumes from trials.json exactly."""
+    import pickle
+
+    data = write_dataset(tmp_path / "07")
+    out = tmp_path / "out"
+    run_stage(_cfg(cfg, 2), "rf", data, out)
+    first = _trials(out)
+    marker = tmp_path / "pwned"
+    (out / "trials.pkl").write_bytes(pickle.dumps(_Payload(marker)))
+    run_stage(_cfg(cfg, 3), "rf", data, out)
+    assert not marker.exists()
+    summary = json.loads((out / "search.json").read_text())
+    assert summary["n_trials"] == 3 and summary["n_new_trials"] == 1
+    assert _trials(out).results[:2] == first.results
+    # The JSON state round-trips exactly: datetimes and all.
+    again = _trials(out)
+    assert [t["book_time"] for t in again.trials] == [t["book_time"] for t in _trials(out).trials]
+    assert isinstance(again.trials[0]["book_time"], __import__("datetime").datetime)
+
+
+def test_corrupt_trials_json_is_one_line(cfg, mlflow_uri, tmp_path):
+    from typer.testing import CliRunner
+
+    from seqnetquake.cli import app
+
+    data = write_dataset(tmp_path / "07")
+    out = tmp_path / "out"
+    run_stage(_cfg(cfg, 1), "rf", data, out)
+    (out / "trials.json").write_text('{"format": 1, "trials": [{"tid": 0}]}')
+    params = _params_file(cfg, tmp_path, max_evals=2)
+    result = CliRunner().invoke(app, ["tune", "rf", "--dataset-dir", str(data), "--out-dir",
+                                      str(out), "--params", str(params)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(f"error: {out / 'trials.json'}: "
+                                                           "trials: not a saved search")
+
+
+def _params_file(cfg, tmp_path: Path, **tuning) -> Path:
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    raw["tuning"].update(tuning)
+    raw["mlflow"]["experiment"] = "tune-test"
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    return params
 
 
 def test_changed_settings_start_a_fresh_search(cfg, mlflow_uri, tmp_path):

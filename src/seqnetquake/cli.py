@@ -259,7 +259,7 @@ def tune(
         help="Folder with train.npz (test.npz is never read); "
              "default data/processed/<tuning.dataset>.")] = None,
     out_dir: Annotated[Path | None, typer.Option(
-        help="best_params.json, trials.pkl, search.json; default models/tuning/<model>.")] = None,
+        help="best_params.json, trials.json, search.json; default models/tuning/<model>.")] = None,
 ) -> None:
     """Hyperopt search (one nested MLflow run per trial); run again to resume or extend it."""
     from seqnetquake import tuning

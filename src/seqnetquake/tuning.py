@@ -7,16 +7,17 @@ training set* (``WindowSet.chronological_split``); the test set is never read (o
 the epoch count (the authors searched 10/50/100 epochs; see benchmarks/bench_tuning.py).
 
 Resumability: the search runs one evaluation per ``fmin`` call, with the TPE random state
-seeded from ``(seed, trial number)``, and pickles the ``Trials`` atomically after every trial.
-So a search that is killed and run again continues where it stopped and proposes exactly the
+seeded from ``(seed, trial number)``, and writes the trial documents as JSON (data only, never
+a pickle: the folder is a DVC output that can arrive from a shared cache) atomically after every
+trial; a resumed search rebuilds its ``hyperopt.Trials`` from them. So a search that is killed and run again continues where it stopped and proposes exactly the
 trials an uninterrupted search would have; finished trials are not recomputed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from seqnetquake.config import Config
 from seqnetquake.fileio import atomic_path, write_json
 from seqnetquake.windowset import WindowSet, load_windows
 
-TRIALS_FILE = "trials.pkl"
+TRIALS_FILE = "trials.json"  # the trial documents (JSON); never a pickle
 BEST_PARAMS_FILE = "best_params.json"
 SEARCH_FILE = "search.json"
 STATE_FILE = "resume.json"  # fingerprint of what the trials were computed on + parent run id
@@ -186,7 +187,7 @@ def search(
                 result["run_id"] = child.info.run_id
         else:
             result = run()
-        del result["history"]  # in MLflow; keeps trials.pkl small
+        del result["history"]  # in MLflow; keeps trials.json small
         return {**result, "status": STATUS_OK, "params": params}
 
     while len(trials.trials) < max_evals and not no_progress(trials, no_progress_evals):
@@ -250,9 +251,53 @@ def fingerprint(cfg: Config, model: str, space: dict[str, Any], data_sha256: str
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+_DATETIME = "$datetime"
+
+
+def _encode(value: Any) -> Any:
+    """JSON ``default``: the non-JSON values of hyperopt trial documents, exactly."""
+    if isinstance(value, dt.datetime):
+        return {_DATETIME: value.isoformat()}
+    if isinstance(value, np.generic | np.ndarray):
+        return to_builtin(value)
+    raise TypeError(f"not JSON-serialisable in a trial document: {type(value).__name__}")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if set(obj) == {_DATETIME}:
+        return dt.datetime.fromisoformat(obj[_DATETIME])
+    return obj
+
+
+def trials_to_json(trials: Any) -> str:
+    """The trial documents (and attachments) of a ``hyperopt.Trials`` as plain JSON."""
+    return json.dumps({"format": 1, "trials": list(trials._dynamic_trials),
+                       "attachments": dict(trials.attachments)}, default=_encode)
+
+
+def trials_from_json(text: str, source: str | Path = "trials.json") -> Any:
+    """A ``hyperopt.Trials`` rebuilt from :func:`trials_to_json` (data only; nothing runs)."""
+    from hyperopt import Trials
+    from hyperopt.exceptions import InvalidTrial
+
+    from seqnetquake.errors import InputError
+
+    try:
+        state = json.loads(text, object_hook=_decode)
+        if not isinstance(state, dict) or state.get("format") != 1:
+            raise ValueError("unknown format (expected an object with format 1)")
+        trials = Trials()
+        trials.insert_trial_docs(state["trials"])
+        trials.attachments.update(state.get("attachments", {}))
+        trials.refresh()
+    except (ValueError, KeyError, TypeError, InvalidTrial) as exc:
+        raise InputError(source, "trials", f"not a saved search: {exc}".splitlines()[0]) from exc
+    return trials
+
+
 def save_trials(trials: Any, path: Path) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        pickle.dump(trials, fh)
+    with atomic_path(path) as tmp:
+        tmp.write_text(trials_to_json(trials))
 
 
 def load_state(out_dir: Path, fp: str) -> tuple[Any, str | None]:
@@ -265,16 +310,18 @@ def load_state(out_dir: Path, fp: str) -> tuple[Any, str | None]:
         print(f"tune: {out_dir}: data, space or settings changed; starting afresh",
               file=sys.stderr)
         return None, None
+    if (out_dir / "trials.pkl").exists():
+        print(f"tune: {out_dir / 'trials.pkl'}: ignored (pickles are never loaded); the search "
+              f"state is {TRIALS_FILE}", file=sys.stderr)
     trials = None
     if trials_path.exists():
-        with open(trials_path, "rb") as fh:
-            trials = pickle.load(fh)
+        trials = trials_from_json(trials_path.read_text(), trials_path)
     return trials, state.get("parent_run_id")
 
 
 def close_orphans(client: Any, experiment_id: str, parent_run_id: str, n_done: int) -> int:
     """Mark KILLED the child runs of a killed search: those still RUNNING, and finished ones
-    whose trial never reached trials.pkl (it will be recomputed). Returns how many."""
+    whose trial never reached trials.json (it will be recomputed). Returns how many."""
     runs = client.search_runs(
         [experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
@@ -308,7 +355,7 @@ def _usable_parent(client: Any, run_id: str | None, experiment_id: str) -> str |
 
 
 def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None:
-    """Tune ``model`` on ``dataset_dir/train.npz``; write best_params.json, trials.pkl,
+    """Tune ``model`` on ``dataset_dir/train.npz``; write best_params.json, trials.json,
     search.json to ``out_dir``. Run again after an interruption (or with a larger
     ``max_evals``) to continue the same search under the same parent MLflow run."""
     import mlflow
