@@ -94,6 +94,46 @@ def test_keras_save_load_round_trip(tiny_fitted, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(val.X), clf.predict_proba(val.X))
 
 
+def test_keras_saves_are_byte_identical(tiny_fitted, tmp_path):
+    """model.keras carries no save time: equal weights, equal bytes (a stable DVC hash)."""
+    import time
+
+    clf, _, _, val = tiny_fitted
+    clf.save(tmp_path / "a")
+    time.sleep(2.1)  # zip timestamps have a 2 s resolution
+    clf.save(tmp_path / "b")
+    a, b = ((tmp_path / d / "model.keras").read_bytes() for d in "ab")
+    assert a == b
+    loaded = load_classifier(tmp_path / "b")
+    np.testing.assert_array_equal(loaded.predict_proba(val.X), clf.predict_proba(val.X))
+
+
+def test_skops_trusts_exactly_what_the_project_saves(tmp_path):
+    """The sklearn models save only the listed extra types; any other type is refused, even
+    one under sklearn. (FunctionTransformer's function would run on load.)"""
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.utils import _testing
+
+    from seqnetquake.models.families import SKOPS_FILE, TRUSTED_TYPES
+
+    train, test = window_set(80, 20, seed=4), window_set(20, 20, seed=5)
+    seen = set()
+    for name in ("rf", "gbm"):
+        spec = get_model(name)
+        params = {**sample(spec.space, rng=np.random.default_rng(2)), **FAST_SKLEARN[name]}
+        clf = spec.build(params, 20, 2)
+        clf.fit(train, test, max_epochs=1, patience=1, seed=0)
+        clf.save(tmp_path / name)
+        seen |= set(skops.io.get_untrusted_types(file=tmp_path / name / SKOPS_FILE))
+    assert seen == set(TRUSTED_TYPES)
+    # The same file with one hostile step added: refused before anything is built.
+    clf.pipeline.steps.insert(0, ("hook", FunctionTransformer(func=_testing.assert_allclose)))
+    skops.io.dump(clf.pipeline, tmp_path / "gbm" / SKOPS_FILE)
+    with pytest.raises(ValueError, match="refusing to load untrusted types.*assert_allclose"):
+        load_classifier(tmp_path / "gbm")
+
+
 @pytest.mark.parametrize("name", ["rf", "gbm"])
 def test_sklearn_pipeline_scaling_and_round_trip(name, tmp_path):
     train, test = window_set(120, 20, seed=4), window_set(40, 20, seed=5)

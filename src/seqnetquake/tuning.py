@@ -9,8 +9,9 @@ the epoch count (the authors searched 10/50/100 epochs; see benchmarks/bench_tun
 Resumability: the search runs one evaluation per ``fmin`` call, with the TPE random state
 seeded from ``(seed, trial number)``, and writes the trial documents as JSON (data only, never
 a pickle: the folder is a DVC output that can arrive from a shared cache) atomically after every
-trial; a resumed search rebuilds its ``hyperopt.Trials`` from them. So a search that is killed and run again continues where it stopped and proposes exactly the
-trials an uninterrupted search would have; finished trials are not recomputed.
+trial; a resumed search rebuilds its ``hyperopt.Trials`` from them. So a search that is killed
+and run again continues where it stopped and proposes exactly the trials an uninterrupted
+search would have; finished trials are not recomputed.
 """
 
 from __future__ import annotations

@@ -30,8 +30,14 @@ EstimatorFactory = Callable[[dict[str, Any]], Any]
 KERAS_FILE = "model.keras"
 SKOPS_FILE = "model.skops"
 PREDICT_CHUNK = 4096
-# skops loads only types it trusts; ours are the scaling steps and scikit-learn's own.
-TRUSTED_PREFIXES = ("sklearn.", "seqnetquake.models.")
+# skops loads only types it trusts: beyond skops' own defaults, exactly the types this project
+# saves (a prefix such as "sklearn." would admit helpers that run code, e.g. a function given
+# to FunctionTransformer). tests/test_models.py keeps the list equal to what rf/gbm save.
+TRUSTED_TYPES = (
+    "seqnetquake.models.scaling.FlattenWindows",
+    "seqnetquake.models.scaling.LogNeTransformer",
+    "sklearn.tree._tree.Tree",
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -214,10 +220,43 @@ class KerasClassifier(Classifier):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save(directory / KERAS_FILE)
+        deterministic_zip(directory / KERAS_FILE)
         write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=KERAS_FILE))
 
     def _restore(self, directory: Path) -> None:
         self._model = keras.saving.load_model(Path(directory) / KERAS_FILE)
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def deterministic_zip(path: Path) -> None:
+    """Rewrite a ``.keras`` zip so that equal weights give equal bytes (a stable DVC hash).
+
+    Keras stamps the save time into ``metadata.json`` and the weights member's zip header;
+    both are replaced by fixed values (nothing reads them back), members keep their order.
+    """
+    import json
+    import os
+    import zipfile
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.zip.tmp")
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta["date_saved"] = "1980-01-01@00:00:00"
+                    data = json.dumps(meta).encode()
+                fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
+                fixed.compress_type = info.compress_type
+                fixed.external_attr = 0o644 << 16
+                dst.writestr(fixed, data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class SklearnClassifier(Classifier):
@@ -283,7 +322,7 @@ class SklearnClassifier(Classifier):
 
         path = Path(directory) / SKOPS_FILE
         untrusted = skops.io.get_untrusted_types(file=path)
-        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        refused = [t for t in untrusted if t not in TRUSTED_TYPES]
         if refused:
             raise ValueError(f"{path}: refusing to load untrusted types {refused}")
         self.pipeline = skops.io.load(path, trusted=untrusted)
