@@ -127,3 +127,125 @@ def test_dvc_lock_hashes_for_files_and_directories(tmp_path):
     assert tracking.data_tags(["data/processed/07/train.npz"], lock) == {
         "dvc_md5/data/processed/07/train.npz": "f1"}
     assert tracking.dvc_lock_hashes(["a"], tmp_path / "missing.lock") == {}
+
+
+# --------------------------------------------------------------------------- races, bad input
+def _race(func, n: int = 2) -> list:
+    """Call ``func`` from n threads released at the same instant; results or exceptions."""
+    import threading
+
+    barrier, out = threading.Barrier(n), [None] * n
+
+    def worker(k: int) -> None:
+        barrier.wait()
+        try:
+            out[k] = func()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertions
+            out[k] = exc
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def _history() -> list[str]:
+    from mlflow import MlflowClient
+
+    return json.loads(MlflowClient().get_registered_model(NAME).tags.get("champion_history",
+                                                                         "[]"))
+
+
+def test_concurrent_promotes_have_one_winner(logged):
+    """Three rounds of two promotes at the same instant: exactly one wins each round, the other
+    gets one RegistryError line, and the history never holds a duplicate."""
+    _register(logged, 0.30)
+    for round_, mcc in enumerate((0.40, 0.50, 0.60), start=2):
+        _register(logged, mcc)
+        results = _race(lambda: registry.promote(NAME, "test_mcc"))
+        wins = [r for r in results if isinstance(r, str)]
+        losses = [r for r in results if isinstance(r, registry.RegistryError)]
+        assert len(wins) == 1 and len(losses) == 1, results
+        assert "\n" not in str(losses[0])
+        assert _champion() == str(round_)
+        history = _history()
+        assert history == [str(v) for v in range(1, round_)]
+        assert len(set(history)) == len(history)
+
+
+def test_concurrent_rollbacks_lose_nothing(logged):
+    """Two rollbacks at once: each either applies (one step each, in turn) or is refused with
+    one line; the history and the champion stay consistent (no rollback lost)."""
+    for mcc in (0.3, 0.4, 0.5):
+        _register(logged, mcc)
+        if mcc > 0.3:
+            registry.promote(NAME, "test_mcc")
+    assert _champion() == "3" and _history() == ["1", "2"]
+    results = _race(lambda: registry.rollback(NAME))
+    applied = sum(isinstance(r, str) for r in results)
+    assert applied >= 1 and all(isinstance(r, str | registry.RegistryError) for r in results)
+    assert _champion() == ["3", "2", "1"][applied]
+    assert _history() == ["1", "2"][: 2 - applied]
+
+
+def test_registry_errors_are_one_line(logged, repo_root):
+    """Rollback to a deleted version, a corrupt history tag, champion and challenger evaluated
+    on different data: one line each through the CLI, exit 1, aliases untouched."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    params = ["--params", str(repo_root / "params.yaml")]
+    _register(logged, 0.3)
+    _register(logged, 0.4)
+    assert _cli("promote", NAME, *params).exit_code == 0 and _history() == ["1"]
+
+    client.set_registered_model_tag(NAME, "champion_history", "[1, 2")
+    bad = _cli("rollback", NAME, *params)
+    assert bad.exit_code == 1 and _champion() == "2"
+    assert bad.output.strip().splitlines() == [bad.output.strip()]
+    assert "champion_history is corrupt" in bad.output
+
+    client.set_registered_model_tag(NAME, "champion_history", json.dumps(["1"]))
+    client.delete_model_version(NAME, "1")
+    gone = _cli("rollback", NAME, *params)
+    assert gone.exit_code == 1 and _champion() == "2"
+    assert gone.output.strip() == (f"error: {NAME}: cannot roll back to v1: that version no "
+                                   "longer exists (deleted?); history champion_history = ['1']")
+
+    run_id, uri = logged()
+    registry.register_version(NAME, uri, run_id, {"test_mcc": 0.9},
+                              {"dvc_md5/data/processed/07/test.npz": "other"}, "new data")
+    other = _cli("promote", NAME, *params)
+    assert other.exit_code == 1 and _champion() == "2"
+    assert "evaluated on different data (dvc_md5/data/processed/07/test.npz: other vs none)" \
+        in other.output and len(other.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ("nan", "X[ne_cm3]", "non-finite value nan at window 3, sample 4"),
+    ("label", "y", "label 7 not in {0, 1, 2} at window 2"),
+    ("T", "X", "window length T = 12, the model expects T = 10"),
+    ("channels", "X", "3 channels, the model expects 2 (ne_cm3, te_k)"),
+])
+def test_predict_refuses_bad_windows_in_one_line(logged, tmp_path, repo_root, change, field,
+                                                 words):
+    _register(logged, 0.4)
+    windows = window_set(7, seed=9)
+    X, y = windows.X.copy(), windows.y.copy()
+    if change == "nan":
+        X[3, 4, 0] = np.nan
+    elif change == "label":
+        y[2] = 7
+    elif change == "T":
+        X = np.concatenate([X, X[:, :2]], axis=1)
+    else:
+        X = np.concatenate([X, X[:, :, :1]], axis=2)
+    npz = tmp_path / "bad.npz"
+    np.savez(npz, X=X, y=y)
+    out = _cli("predict", f"models:/{NAME}@champion", str(npz), "--params",
+               str(repo_root / "params.yaml"), "--out", str(tmp_path / "p.csv"))
+    assert out.exit_code == 1
+    assert out.output.strip() == f"error: {npz}: {field}: {words}"
+    assert not (tmp_path / "p.csv").exists()

@@ -46,15 +46,23 @@ def _satellite(value: str) -> str:
 
 
 def _guard(func):
-    """Turn expected failures (bad input, failed validation) into one clear line, exit 1."""
+    """Turn expected failures (bad input, failed validation) into one clear line, exit 1;
+    SIGTERM/SIGINT into an orderly exit (runs KILLED, temporaries removed), exit 128 + N."""
     import functools
+
+    from seqnetquake import signals
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with signals.handlers():
+                return func(*args, **kwargs)
         except (InputError, ValidationFailed, ConfigError) as exc:
             _fail(str(exc))
+        except signals.Interrupted as exc:
+            killed = signals.mark_killed(exc.run_ids, str(exc))
+            runs = f"; run(s) {', '.join(killed)} KILLED" if killed else ""
+            _fail(f"{exc}{runs}; temporaries removed, previous output kept", exc.exit_code)
 
     return wrapper
 
@@ -342,6 +350,7 @@ def register(
 
 
 @app.command()
+@_guard
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     force: Annotated[bool, typer.Option(help="Promote even if the gate metric is worse.")] = False,
@@ -363,6 +372,7 @@ def promote(
 
 
 @app.command()
+@_guard
 def rollback(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     params: ParamsOpt = DEFAULT_PARAMS,
@@ -381,6 +391,7 @@ def rollback(
 
 
 @app.command()
+@_guard
 def predict(
     model_uri: Annotated[str, typer.Argument(help="e.g. models:/seqnetquake-cses@champion")],
     npz: Annotated[Path, typer.Argument(help="Windows npz (X raw N x T x F; y optional).")],
@@ -394,12 +405,19 @@ def predict(
     from seqnetquake import registry
     from seqnetquake.tracking import tracking_uri
 
-    mlflow.set_tracking_uri(tracking_uri(_config(params)))
+    cfg = _config(params)
+    mlflow.set_tracking_uri(tracking_uri(cfg))
     try:
         with np.load(npz, allow_pickle=False) as data:
             X, y = data["X"], data.get("y")
     except (OSError, KeyError, ValueError) as exc:
         _fail(f"{npz}: cannot read windows: {exc}")
+    try:
+        _check_scoring_windows(model_uri, X, y, npz, cfg.windows.features)
+    except InputError as exc:
+        _fail(str(exc))
+    except mlflow.exceptions.MlflowException as exc:
+        _fail(f"{model_uri}: {exc.message.splitlines()[0]}")
     try:
         proba = registry.predict_windows(model_uri, X)
     except mlflow.exceptions.MlflowException as exc:
@@ -415,6 +433,24 @@ def predict(
         frame = pd.DataFrame(proba, columns=[f"p{k}" for k in range(proba.shape[1])])
         with atomic_path(out) as tmp:
             frame.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def _check_scoring_windows(model_uri: str, X, y, source: Path, features: list[str]) -> None:
+    """The windows a registered model is about to score: finite, labels in {0, 1, 2}, and the
+    T x F of the model's logged signature (read from its MLmodel; the model is not loaded)."""
+    from mlflow.models import get_model_info
+
+    from seqnetquake.windowcheck import check_windows
+
+    T = channels = None
+    signature = get_model_info(model_uri).signature
+    if signature is not None and signature.inputs is not None:
+        shape = signature.inputs.inputs[0].shape  # (-1, T, F)
+        if len(shape) == 3:
+            T = int(shape[1])
+            F = int(shape[2])
+            channels = features if len(features) == F else [f"channel {k}" for k in range(F)]
+    check_windows(X, y, T=T, channels=channels, source=str(source))
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

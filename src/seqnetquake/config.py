@@ -165,9 +165,9 @@ class TracksConfig(_Section):
     raw_dirs: dict[Satellite, str] = Field(
         default_factory=lambda: {"cses": "data/raw/cses", "demeter": "data/raw/demeter"}
     )
-    cadence_s: float = 1.5
-    max_gap_share: float = 0.05
-    spike_factor: float = 10.0
+    cadence_s: float = Field(default=1.5, gt=0)
+    max_gap_share: float = Field(default=0.05, ge=0, le=1)
+    spike_factor: float = Field(default=10.0, gt=1)
 
 
 class ValidationConfig(_Section):
@@ -184,19 +184,21 @@ class DatasetConfig(_Section):
 
 
 class WindowsConfig(_Section):
-    lead_days: float = 15.0
+    lead_days: float = Field(default=15.0, gt=0)
     kp_threshold: float = 3.0
-    test_fraction: float = 0.2
-    gap_tolerance_s: float = 0.75
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    gap_tolerance_s: float = Field(default=0.75, ge=0)
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
 
 
+# Constraints below (ge/gt/lt) turn a bad value into one line `params.yaml: section.key: ...`
+# before any stage starts a run or writes a file.
 class TuningConfig(_Section):
-    max_evals: int = 3
+    max_evals: int = Field(default=3, ge=1)
     seed: int = 50
-    validation_fraction: float = 0.2
-    max_epochs: int = 30
-    patience: int = 4
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    max_epochs: int = Field(default=30, ge=1)
+    patience: int = Field(default=4, ge=1)
     # Stop a search after this many trials in a row without a better loss (None: never).
     no_progress_evals: int | None = Field(default=None, ge=1)
     dataset: str = "07"
@@ -209,10 +211,10 @@ class TrainConfig(_Section):
     seed: int = 50
     base_dataset: str = "11"
     target_dataset: str = "07"
-    max_epochs: int = 30  # cap; Keras models stop early on validation loss
-    patience: int = 4
-    fine_tune_epochs: int = 30
-    fine_tune_learning_rate: float = 1e-4
+    max_epochs: int = Field(default=30, ge=1)  # cap; Keras models stop early on validation loss
+    patience: int = Field(default=4, ge=1)
+    fine_tune_epochs: int = Field(default=30, ge=1)
+    fine_tune_learning_rate: float = Field(default=1e-4, gt=0)
     baselines: list[str] = Field(default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm"])
 
 

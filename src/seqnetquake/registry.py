@@ -20,8 +20,10 @@ Aliases, not the deprecated stages:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -136,7 +138,16 @@ def _registered(client: MlflowClient, name: str) -> Any:
 
 def _history(client: MlflowClient, name: str) -> list[str]:
     tags = _registered(client, name).tags
-    return [str(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
+    raw = tags.get(HISTORY_TAG, "[]")
+    try:
+        history = json.loads(raw)
+        if not isinstance(history, list) or not all(str(v).isdigit() for v in history):
+            raise ValueError("expected a JSON list of version numbers")
+    except ValueError as exc:
+        raise RegistryError(f"{name}: registered-model tag {HISTORY_TAG} is corrupt ({raw!r}: "
+                            f"{str(exc).splitlines()[0]}); fix it with the MLflow client or UI"
+                            ) from exc
+    return [str(v) for v in history]
 
 
 def _now() -> str:
@@ -172,6 +183,12 @@ def register_version(
     tags = {k: f"{v:.6g}" for k, v in metrics.items()} | lineage
     version = mlflow.register_model(model_uri, name, tags=tags)
     client.update_model_version(name, version.version, description=description)
+    with serialised(name):
+        return _set_new_version_aliases(client, name, version, run_id)
+
+
+def _set_new_version_aliases(client: MlflowClient, name: str, version: Any,
+                             run_id: str) -> Registered:
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     aliases = [CHALLENGER]
     if _by_alias(client, name, CHAMPION) is None:
@@ -270,11 +287,91 @@ def _gate_value(version: Any, metric: str) -> float:
     return float(value)
 
 
+LOCK_TIMEOUT_S = 60.0
+
+
+def lock_path() -> Path:
+    """The lock file serialising alias changes: beside a local store (sqlite or file), else
+    at the repository root (then it serialises the callers on this machine only)."""
+    from seqnetquake.tracking import repo_root
+
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        return db.with_name(f"{db.name}.registry.lock")
+    if uri.startswith("file:") or "://" not in uri:
+        store = Path(uri.removeprefix("file://").removeprefix("file:"))
+        return store / ".registry.lock"
+    return repo_root() / ".mlflow-registry.lock"
+
+
+@contextlib.contextmanager
+def serialised(name: str) -> Iterator[None]:
+    """Hold the registry lock: one promote/rollback/registration at a time."""
+    from filelock import FileLock, Timeout
+
+    path = lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise RegistryError(f"{name}: another promote/rollback holds {path} for more than "
+                            f"{LOCK_TIMEOUT_S:.0f} s; try again") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _aliases(client: MlflowClient, name: str) -> tuple[str | None, str | None, list[str]]:
+    champion, challenger = _by_alias(client, name, CHAMPION), _by_alias(client, name, CHALLENGER)
+    return (_version(champion) if champion else None,
+            _version(challenger) if challenger else None, _history(client, name))
+
+
+def _unchanged(client: MlflowClient, name: str, seen: tuple) -> None:
+    """Compare-and-set: refuse if another call changed the aliases while this one waited."""
+    now = _aliases(client, name)
+    if now != seen:
+        champion, challenger, _ = now
+        raise RegistryError(
+            f"{name}: changed by a concurrent promote/rollback while waiting (champion now "
+            f"v{champion or '-'}, challenger v{challenger or '-'}); nothing done, check and retry")
+
+
+def _evaluation_data(version: Any) -> dict[str, str]:
+    """The dvc.lock md5 of the window files a version was trained and evaluated on."""
+    return {k: v for k, v in version.tags.items()
+            if k.startswith("dvc_md5/") and k.endswith(".npz")}
+
+
+def _same_evaluation_data(name: str, challenger: Any, champion: Any) -> None:
+    new, old = _evaluation_data(challenger), _evaluation_data(champion)
+    if new != old:
+        key = sorted(set(new) ^ set(old) or {k for k in new if new[k] != old.get(k)})[0]
+        raise RegistryError(
+            f"{name}: challenger v{challenger.version} and champion v{champion.version} were "
+            f"evaluated on different data ({key}: {new.get(key, 'none')} vs "
+            f"{old.get(key, 'none')}); not comparable (override: --force --reason TEXT)")
+
+
 def promote(name: str, gate_metric: str, force: bool = False, reason: str | None = None) -> str:
     """Move ``champion`` to the challenger if it is at least as good; return what happened.
 
-    Raises RegistryError with a one-line reason when it refuses.
+    Serialised by :func:`serialised` and checked again inside the lock, so of two concurrent
+    calls one wins and the other gets a one-line RegistryError. Raises RegistryError with a
+    one-line reason whenever it refuses.
     """
+    client = MlflowClient()
+    _registered(client, name)
+    seen = _aliases(client, name)
+    with serialised(name):
+        _unchanged(client, name, seen)
+        return _promote(name, gate_metric, force, reason)
+
+
+def _promote(name: str, gate_metric: str, force: bool = False, reason: str | None = None) -> str:
     client = MlflowClient()
     _registered(client, name)
     challenger = _by_alias(client, name, CHALLENGER)
@@ -286,6 +383,7 @@ def promote(name: str, gate_metric: str, force: bool = False, reason: str | None
     if force and not (reason and reason.strip()):
         raise RegistryError("--force needs --reason TEXT (it is recorded on the version)")
     if champion is not None and not force:
+        _same_evaluation_data(name, challenger, champion)
         new, old = _gate_value(challenger, gate_metric), _gate_value(champion, gate_metric)
         if new < old:
             raise RegistryError(
@@ -308,12 +406,28 @@ def promote(name: str, gate_metric: str, force: bool = False, reason: str | None
 
 
 def rollback(name: str) -> str:
-    """Give ``champion`` back to the previous champion (the last entry of the history)."""
+    """Give ``champion`` back to the previous champion (the last entry of the history);
+    serialised and compare-and-set like :func:`promote`."""
+    client = MlflowClient()
+    _registered(client, name)
+    seen = _aliases(client, name)
+    with serialised(name):
+        _unchanged(client, name, seen)
+        return _rollback(name)
+
+
+def _rollback(name: str) -> str:
     client = MlflowClient()
     history = _history(client, name)
     if not history:
         raise RegistryError(f"{name}: no previous {CHAMPION} to roll back to")
     previous = history.pop()
+    try:
+        client.get_model_version(name, previous)
+    except MlflowException as exc:
+        raise RegistryError(f"{name}: cannot roll back to v{previous}: that version no longer "
+                            f"exists (deleted?); history {HISTORY_TAG} = {history + [previous]}"
+                            ) from exc
     current = _by_alias(client, name, CHAMPION)
     client.set_registered_model_alias(name, CHAMPION, previous)
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))

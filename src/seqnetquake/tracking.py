@@ -120,15 +120,64 @@ def stage_run(
     """
     import mlflow
 
-    configure(cfg)
+    experiment_id = configure(cfg)
     launcher = _launcher_run_id()
-    with mlflow.start_run(run_name=run_name or stage) as run:
+    close_stale_runs(experiment_id, {"stage": stage}, run_name=run_name or stage)
+    with mlflow.start_run(run_name=run_name or stage, tags=owner_tags()) as run:
         if launcher:
             mlflow.set_tag("mlflow.parentRunId", launcher)
         mlflow.set_tags({**base_tags(cfg, stage), **(tags or {})})
         if params:
             mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
         yield run
+
+
+PID_TAG, HOST_TAG = "process_id", "process_host"
+
+
+def owner_tags() -> dict[str, str]:
+    """Which process runs a stage: tells a stale RUNNING run (its process died) from a live one."""
+    import socket
+
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _stale(run: Any) -> bool:
+    import socket
+
+    from seqnetquake.fileio import pid_alive
+
+    pid, host = run.data.tags.get(PID_TAG, ""), run.data.tags.get(HOST_TAG)
+    if host is not None and host != socket.gethostname():
+        return False  # another machine's process: cannot tell, leave it
+    return not pid.isdigit() or (int(pid) != os.getpid() and not pid_alive(int(pid)))
+
+
+def close_stale_runs(experiment_id: str, tags: Mapping[str, str], run_name: str | None = None,
+                     exclude: str | None = None) -> list[str]:
+    """Mark KILLED this stage's runs left RUNNING by a process that died (kill -9, power loss).
+
+    ``tags`` (and ``run_name``) select the stage's own runs; runs of a live process stay.
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    query = [f"tags.{k} = '{v}'" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"]
+    if run_name:
+        query.append(f"attributes.run_name = '{run_name}'")
+    closed = []
+    for run in client.search_runs([experiment_id], " and ".join(query), max_results=1000):
+        if run.info.run_id == exclude or not _stale(run):
+            continue
+        client.set_terminated(run.info.run_id, status="KILLED")
+        client.set_tag(run.info.run_id, "killed_reason", "stale: its process is gone")
+        closed.append(run.info.run_id)
+    if closed:
+        import sys
+
+        label = " ".join(str(v) for v in tags.values())
+        print(f"{label}: marked {len(closed)} stale RUNNING run(s) KILLED", file=sys.stderr)
+    return closed
 
 
 def log_counts(counts: Mapping[str, float | int], prefix: str = "") -> None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from seqnetquake.config import Config
 from seqnetquake.evaluate import Predictions, all_metrics, window_metrics
+from seqnetquake.windowcheck import check_windows
 from seqnetquake.windowset import WindowSet, load_dataset
 
 Kind = Literal["base", "transfer", "direct", "baseline"]
@@ -111,15 +112,16 @@ def run_stage(
     import mlflow
 
     from seqnetquake import tracking
-    from seqnetquake.fileio import atomic_path
+    from seqnetquake.fileio import atomic_path, remove_stale_temporaries
     from seqnetquake.models import get_model, load_classifier
     from seqnetquake.registry import log_classifier
 
     data_dir, models_dir = Path(data_dir), Path(models_dir)
     tuning_dir = Path(tuning_dir) if tuning_dir else models_dir / "tuning"
     p = plan(cfg, kind, model, models_dir)
+    remove_stale_temporaries(p.out_dir)  # a killed earlier run's `.<stage>.*.tmp`
     ds_dir = data_dir / p.dataset
-    train, test = load_dataset(ds_dir)
+    train, test = load_dataset(ds_dir, channels=cfg.windows.features)
     fit_set, val = train.chronological_split(cfg.tuning.validation_fraction)
     seed = cfg.train.seed
 
@@ -138,6 +140,9 @@ def run_stage(
         # every fine-tuning run draws different dropout masks.
         seed_everything(seed)
         clf = load_classifier(base_dir / "model")
+        for split in (train, test):  # the base model's window length and channels
+            check_windows(split.X, T=clf.T, channels=cfg.windows.features[: clf.F],
+                          source=str(ds_dir / ("train.npz" if split is train else "test.npz")))
         hyperparams = dict(clf.hyperparams)
         base_run = json.loads((base_dir / "mlflow.json").read_text())
         tags |= {"base_run_id": base_run["run_id"], "base_model_uri": base_run["model_uri"],

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from seqnetquake.config import Config
-from seqnetquake.fileio import atomic_path, write_json
+from seqnetquake.fileio import atomic_path, remove_stale_temporaries, write_json
 from seqnetquake.windowset import WindowSet, load_windows
 
 TRIALS_FILE = "trials.json"  # the trial documents (JSON); never a pickle
@@ -367,16 +367,19 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
     spec = get_model(model)
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     train_path = dataset_dir / "train.npz"
-    data = load_windows(train_path)  # never test.npz
+    data = load_windows(train_path, channels=cfg.windows.features)  # never test.npz
     train, val = data.chronological_split(cfg.tuning.validation_fraction)
     data_sha = file_sha256(train_path)
     fp = fingerprint(cfg, model, spec.space, data_sha)
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in (TRIALS_FILE, STATE_FILE, SEARCH_FILE, BEST_PARAMS_FILE):
+        remove_stale_temporaries(out_dir / name)
     trials, parent_id = load_state(out_dir, fp)
     experiment_id = tracking.configure(cfg)
     client = mlflow.MlflowClient()
     parent_id = _usable_parent(client, parent_id, experiment_id)
+    tracking.close_stale_runs(experiment_id, {"stage": "tune", "model": model}, exclude=parent_id)
     if parent_id is None and trials is not None and len(trials.trials):
         print(f"tune {model}: parent run not found in this store; a new one holds the rest",
               file=sys.stderr)
@@ -395,6 +398,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
     with mlflow.start_run(run_id=parent_id, run_name=None if parent_id else f"tune-{model}") as run:
         new_parent = parent_id is None
         parent_id = run.info.run_id
+        mlflow.set_tags(tracking.owner_tags())
         write_json({"fingerprint": fp, "parent_run_id": parent_id}, out_dir / STATE_FILE)
         if new_parent:
             mlflow.set_tags(

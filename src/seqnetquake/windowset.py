@@ -7,12 +7,14 @@ split is cut the same way everywhere: chronologically, from the end of the train
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from seqnetquake.errors import InputError
+from seqnetquake.windowcheck import check_windows
 
 N_CLASSES = 3
 CLASS_NAMES = ("non-seismic", "seismic", "storm")  # labels 0, 1, 2
@@ -60,8 +62,14 @@ class WindowSet:
         return ordered.take(slice(0, n_train)), ordered.take(slice(n_train, None))
 
 
-def load_windows(path: str | Path) -> WindowSet:
-    """Load one ``train.npz``/``test.npz``; a missing key is an InputError naming it."""
+def load_windows(
+    path: str | Path, *, T: int | None = None, channels: Sequence[str] | None = None
+) -> WindowSet:
+    """Load one ``train.npz``/``test.npz``; a missing key is an InputError naming it.
+
+    The windows are checked (``windowcheck.check_windows``: finite X in the instrument ranges,
+    labels in {0, 1, 2}, and T/channels when given) before any model sees them.
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -77,10 +85,14 @@ def load_windows(path: str | Path) -> WindowSet:
     ws = WindowSet(**arrays)
     if ws.X.ndim != 3 or len(ws.X) != len(ws.y):
         raise InputError(path, "X", f"expected (N, T, F) matching y, got {ws.X.shape}")
+    check_windows(ws.X, ws.y, T=T, channels=channels, source=str(path))
     return ws
 
 
-def load_dataset(dataset_dir: str | Path) -> tuple[WindowSet, WindowSet]:
-    """(train, test) of one dataset directory."""
+def load_dataset(
+    dataset_dir: str | Path, *, T: int | None = None, channels: Sequence[str] | None = None
+) -> tuple[WindowSet, WindowSet]:
+    """(train, test) of one dataset directory, both checked as :func:`load_windows` does."""
     dataset_dir = Path(dataset_dir)
-    return load_windows(dataset_dir / "train.npz"), load_windows(dataset_dir / "test.npz")
+    return (load_windows(dataset_dir / "train.npz", T=T, channels=channels),
+            load_windows(dataset_dir / "test.npz", T=T, channels=channels))
