@@ -159,3 +159,58 @@ def test_missing_and_unsupported_paths(tmp_path):
     ]
     code, lines = _check(other)
     assert code == 1 and lines == [f"{other}: file: unsupported file type"]
+
+
+# --------------------------------------------------------------------------- file system traps
+def test_links_loops_and_directories_named_like_data(tmp_path):
+    """A symlink loop, a dangling link and a directory named like a raw file are each one line
+    (never skipped, never "OK"); the count says how many files were really checked."""
+    good = write_lap(tmp_path)
+    (tmp_path / "loop").symlink_to(tmp_path)  # a directory link back to its parent
+    (tmp_path / "self.h5").symlink_to(tmp_path / "self.h5")  # a link to itself
+    (tmp_path / "gone.h5").symlink_to(tmp_path / "nowhere.h5")
+    (tmp_path / "DMT_N1_1141_12345_20070101_000000_20070101_003000.DAT").mkdir()
+    code, lines = _check(tmp_path)
+    assert code == 1
+    assert sorted(lines) == sorted([
+        f"{tmp_path / 'DMT_N1_1141_12345_20070101_000000_20070101_003000.DAT'}: file: "
+        "a directory, not a data file",
+        f"{tmp_path / 'gone.h5'}: file: dangling symbolic link (-> {tmp_path / 'nowhere.h5'})",
+        f"{tmp_path / 'loop'}: file: symbolic link loop (-> {tmp_path})",
+        f"{tmp_path / 'self.h5'}: file: symbolic link loop",
+    ])
+    # The same traps named directly on the command line.
+    code, lines = _check(tmp_path / "self.h5", tmp_path / "gone.h5")
+    assert code == 1 and [line.split(": ")[-1] for line in lines] == [
+        "symbolic link loop", f"dangling symbolic link (-> {tmp_path / 'nowhere.h5'})"]
+    result = CliRunner().invoke(app, ["check", str(good), str(good)])
+    assert result.exit_code == 0 and "2 file(s) checked, OK" in result.stderr
+
+
+def test_empty_directory_is_not_ok(tmp_path):
+    code, lines = _check(tmp_path)
+    assert code == 1 and lines == [f"{tmp_path}: file: no supported input files "
+                                   "(.h5, .dat, .csv)"]
+
+
+def test_tracks_refuses_loops_and_dangling_links(tmp_path, repo_root, mlflow_uri):
+    """`seqnetquake tracks` fails with one line on the first trap (raw dumps never skipped)."""
+    from seqnetquake.tracks import raw_files
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_lap(raw)
+    assert len(raw_files("cses", raw)) == 1
+    (raw / "sub").mkdir()
+    (raw / "sub" / "up").symlink_to(raw)
+    (raw / "x.h5").mkdir()
+    out = tmp_path / "tracks.parquet"
+    result = CliRunner().invoke(app, [
+        "tracks", "cses", "--raw-dir", str(raw), "--kp", str(tmp_path / "kp.parquet"),
+        "--out", str(out), "--metrics", str(tmp_path / "m.json"),
+        "--params", str(repo_root / "params.yaml")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {raw / 'sub' / 'up'}: file: symbolic link loop (-> {raw}) "
+        "(and 1 more such problem(s))")
+    assert not out.exists()

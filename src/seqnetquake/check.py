@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqnetquake.errors import InputError
+from seqnetquake.inputscan import path_problem, scan
 
 SUPPORTED = (".h5", ".dat", ".csv")
 
@@ -32,30 +33,37 @@ def _checker(path: Path) -> Callable[[Path], list[str]] | None:
     return None
 
 
-def _expand(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for path in paths:
+def check_report(paths: list[Path]) -> tuple[list[str], int]:
+    """(one line per problem over all ``paths``, number of files actually checked).
+
+    A directory is expanded to its supported files; links that loop or dangle, and
+    directories named like data files, are problems, not skipped.
+    """
+    lines: list[str] = []
+    checked = 0
+    for path in map(Path, paths):
+        problem = path_problem(path, SUPPORTED)
+        if problem is not None:
+            lines.append(str(problem))
+            continue
         if path.is_dir():
-            out.extend(sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ))
+            files, problems = scan(path, SUPPORTED)
+            lines.extend(str(p) for p in problems)
+            if not files and not problems:
+                lines.append(str(InputError(path, "file", "no supported input files "
+                                            f"({', '.join(SUPPORTED)})")))
         else:
-            out.append(path)
-    return out
+            files = [path]
+        for file in files:
+            check = _checker(file)
+            if check is None:
+                lines.append(str(InputError(file, "file", "unsupported file type")))
+                continue
+            lines.extend(check(file))
+            checked += 1
+    return lines, checked
 
 
 def check_paths(paths: list[Path]) -> list[str]:
     """One line per problem over all ``paths``; an empty list means every file is fine."""
-    lines: list[str] = []
-    for path in _expand([Path(p) for p in paths]):
-        if not path.exists():
-            lines.append(str(InputError(path, "file", "not found")))
-            continue
-        check = _checker(path)
-        if check is None:
-            lines.append(str(InputError(path, "file", "unsupported file type")))
-            continue
-        lines.extend(check(path))
-    return lines
+    return check_report(paths)[0]

@@ -238,14 +238,14 @@ def check(
 
     Prints one line per bad file, ``PATH: FIELD: problem``; exits 1 if any file is bad.
     """
-    from seqnetquake.check import check_paths
+    from seqnetquake.check import check_report
 
-    problems = check_paths(paths)
+    problems, checked = check_report(paths)
     for line in problems:
         typer.echo(line)
     if problems:
         raise typer.Exit(1)
-    typer.echo(f"{len(paths)} file(s) OK", err=True)
+    typer.echo(f"{checked} file(s) checked, OK", err=True)
 
 
 @app.command()

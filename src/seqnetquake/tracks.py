@@ -30,6 +30,7 @@ import pandas as pd
 
 from seqnetquake.config import Config, TracksConfig
 from seqnetquake.errors import InputError
+from seqnetquake.inputscan import scan
 from seqnetquake.sources import cses, demeter, records
 from seqnetquake.sources.base import HalfOrbit
 
@@ -413,13 +414,12 @@ def raw_files(satellite: str, raw_dir: str | Path) -> list[Path]:
     if not raw_dir.is_dir():
         raise InputError(raw_dir, "file", "raw directory not found")
     suffix = SUFFIXES[satellite]
-    found = []
-    for path in raw_dir.rglob(f"*{suffix}"):
-        rel = path.relative_to(raw_dir).parts
-        if path.is_file() and not any(p.startswith(".") for p in rel) and not path.name.startswith(
-            "truth"
-        ):
-            found.append(path)
+    # Loops, dangling links, directories named like data files: fail, never skip silently.
+    found, problems = scan(raw_dir, (suffix.lower(),), skip=lambda p: p.name.startswith("truth"))
+    if problems:
+        more = f" (and {len(problems) - 1} more such problem(s))" if len(problems) > 1 else ""
+        first = problems[0]
+        raise InputError(first.path, first.field, f"{first.problem}{more}")
     if not found:
         raise InputError(raw_dir, "file", f"no {satellite} raw files (*{suffix})")
     return sorted(found)
