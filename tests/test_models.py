@@ -47,8 +47,12 @@ def test_output_shapes_for_every_T(name):
         proba = clf.predict_proba(ws.X)
         assert proba.shape == (30, 3) and np.isfinite(proba).all()
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
-        with pytest.raises(ValueError, match="expected windows"):
+        with pytest.raises(ValueError, match=f"window length T = {T - 1}, the model expects"):
             clf.predict_proba(ws.X[:, :-1])
+        broken = ws.X.copy()
+        broken[1, 0, 1] = np.nan
+        with pytest.raises(ValueError, match="non-finite value nan at window 1, sample 0"):
+            clf.predict_proba(broken)
 
 
 def test_authors_architecture_builds_for_t20():

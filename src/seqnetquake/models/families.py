@@ -47,10 +47,12 @@ def seed_everything(seed: int) -> None:
 
 
 def check_windows(X: np.ndarray, T: int, F: int) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 3 or X.shape[1:] != (T, F):
-        raise ValueError(f"expected windows of shape (N, {T}, {F}), got {X.shape}")
-    return X
+    """Windows as float32 after ``windowcheck.check_windows`` (shape T x F, finite values):
+    no model fits on or scores a NaN. Raises InputError (a ValueError), one line."""
+    from seqnetquake import windowcheck
+
+    windowcheck.check_windows(X, T=T, channels=[f"channel {k}" for k in range(F)])
+    return np.asarray(X, dtype=np.float32)
 
 
 def dense_stack(
