@@ -240,3 +240,32 @@ def test_sigterm_to_train_direct_kills_its_run_and_temporaries(tmp_path, cfg, ml
     assert mlflow.MlflowClient().get_run(stale[0].info.run_id).info.status == "KILLED"
     assert temporaries() == []
     assert (previous / "model").is_dir()  # the new complete output replaced the old one
+
+
+def test_stale_temporaries_of_dead_writers_only_are_removed(tmp_path):
+    """`.<name>.<pid>-*.tmp` of a dead writer (or of the old unnamed format) goes; a live
+    writer's stays; other files are never touched."""
+    from seqnetquake.fileio import atomic_path, remove_stale_temporaries
+
+    final = tmp_path / "direct"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale_dir = tmp_path / f".direct.{dead}-abc123.tmp"
+    (stale_dir / "model").mkdir(parents=True)
+    legacy = tmp_path / ".direct.k2j4_x9q.tmp"
+    legacy.write_text("partial")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = tmp_path / f".direct.{live.pid}-zzz.tmp"
+        alive.mkdir()
+        other = tmp_path / ".directory.1-x.tmp"
+        other.write_text("not ours")
+        assert sorted(remove_stale_temporaries(final)) == sorted([stale_dir, legacy])
+        assert alive.exists() and other.exists() and not stale_dir.exists()
+        with atomic_path(final) as tmp:  # a write names its temporary with its own pid
+            assert tmp.name.startswith(f".direct.{os.getpid()}-") and tmp.name.endswith(".tmp")
+            tmp.mkdir()
+        assert final.is_dir()
+    finally:
+        live.kill()
+        live.wait()
