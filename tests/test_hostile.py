@@ -269,3 +269,19 @@ def test_stale_temporaries_of_dead_writers_only_are_removed(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+def test_src_never_unpickles():
+    """No module loads a pickle: not pickle, joblib, cloudpickle, dill, nor numpy's
+    allow_pickle=True; MLflow models are logged from code (no cloudpickled python_model)."""
+    import re
+
+    banned = re.compile(r"\b(pickle\.loads?|joblib\.load|cloudpickle|dill|shelve|marshal\.loads?"
+                        r"|import pickle|from pickle|allow_pickle\s*=\s*True|Unpickler)\b")
+    hits = [f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+            for path in sorted((REPO / "src").rglob("*.py"))
+            for n, line in enumerate(path.read_text().splitlines(), start=1)
+            if banned.search(line)]
+    assert hits == []
+    registry_src = (REPO / "src" / "seqnetquake" / "registry.py").read_text()
+    assert 'python_model=str(PACKAGE_DIR / "pyfunc_model.py")' in registry_src
