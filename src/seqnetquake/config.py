@@ -186,7 +186,10 @@ class DatasetConfig(_Section):
 class WindowsConfig(_Section):
     lead_days: float = 15.0
     kp_threshold: float = 3.0
-    test_fraction: float = 0.2
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    # Days between the end of the last training window and the first test window (and between
+    # fit and validation windows): windowset.split_by_events.
+    split_gap_days: float = Field(default=15.0, ge=0)
     gap_tolerance_s: float = 0.75
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
 
@@ -195,6 +198,8 @@ class TuningConfig(_Section):
     max_evals: int = 3
     seed: int = 50
     validation_fraction: float = 0.2
+    # The fit/validation cut's gap in days; None: windows.split_gap_days (see params.yaml).
+    validation_gap_days: float | None = Field(default=None, ge=0)
     max_epochs: int = 30
     patience: int = 4
     # Stop a search after this many trials in a row without a better loss (None: never).
@@ -219,7 +224,7 @@ class TrainConfig(_Section):
 class RegistryConfig(_Section):
     base_model_name: str = "seqnetquake-demeter"
     transfer_model_name: str = "seqnetquake-cses"
-    gate_metric: str = "test_mcc"
+    gate_metric: str = "val_mcc"  # a validation metric: the gate never reads the test set
 
 
 class Config(_Section):
