@@ -47,6 +47,16 @@ class ArtificialConfig(_Section):
     seed: int = 42
 
 
+class DeclusteringConfig(_Section):
+    """Which rule marks dependent events (catalog.py; README "Declustering")."""
+
+    # paper: the literal 2 x 2 degree / 15-day rule (aftershock_box_deg, aftershock_days);
+    # gardner_knopoff: magnitude-dependent windows (Gardner & Knopoff 1974), largest first.
+    method: Literal["paper", "gardner_knopoff"] = "gardner_knopoff"
+    # Foreshock window as a share of the aftershock window (HMTK's fs_time_prop).
+    foreshock_time_fraction: float = Field(default=1.0, ge=0, le=1)
+
+
 class CatalogConfig(_Section):
     min_magnitude: float = 5.0
     # Cross-source duplicates: one event seen by two catalogues (rule in catalog.py).
@@ -55,8 +65,9 @@ class CatalogConfig(_Section):
     source_priority: list[str] = Field(
         default_factory=lambda: ["iscgem", "comcat", "kaggle_significant"]
     )
-    aftershock_box_deg: float = 2.0
-    aftershock_days: float = 15.0
+    aftershock_box_deg: float = 2.0  # declustering.method paper
+    aftershock_days: float = 15.0  # declustering.method paper
+    declustering: DeclusteringConfig = DeclusteringConfig()
     artificial: ArtificialConfig = ArtificialConfig()
 
 
