@@ -232,6 +232,12 @@ class TrainConfig(_Section):
     baselines: list[str] = Field(default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm"])
 
 
+class EvaluateConfig(_Section):
+    # Event-bootstrap replicates behind every headline interval (seqnetquake.metrics); 0: none.
+    bootstrap_samples: int = Field(default=1000, ge=0)
+    bootstrap_seed: int = 0
+
+
 class RegistryConfig(_Section):
     base_model_name: str = "seqnetquake-demeter"
     transfer_model_name: str = "seqnetquake-cses"
@@ -251,6 +257,7 @@ class Config(_Section):
     datasets: dict[str, DatasetConfig]
     tuning: TuningConfig = TuningConfig()
     train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
     registry: RegistryConfig = RegistryConfig()
 
     @field_validator("missions")
