@@ -46,8 +46,7 @@ from sklearn.metrics import (
 from seqnetquake.config import Config
 from seqnetquake.fileio import atomic_path, write_json
 from seqnetquake.metrics import HEADLINE, event_bootstrap, format_ci
-from seqnetquake.windows import ARTIFICIAL_ID_PREFIX
-from seqnetquake.windowset import CLASS_NAMES, N_CLASSES
+from seqnetquake.windowset import ARTIFICIAL_ID_PREFIX, CLASS_NAMES, N_CLASSES
 
 # The authors' threshold grid: 0.70, 0.71, ..., 0.99 (rounded so 0.7 + k * 0.01 is exact).
 EQ_THRESHOLDS = np.round(np.arange(0.70, 1.00, 0.01), 2)

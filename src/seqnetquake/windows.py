@@ -40,9 +40,14 @@ from seqnetquake.labels import (
     events_from_catalog,
     label_samples,
 )
-from seqnetquake.windowset import Split, WindowSet, load_dataset, split_by_events
+from seqnetquake.windowset import (
+    ARTIFICIAL_ID_PREFIX,
+    Split,
+    WindowSet,
+    load_dataset,
+    split_by_events,
+)
 
-ARTIFICIAL_ID_PREFIX = "art-"  # docs/architecture.md: artificial events are art-<satellite>-NNNNN
 TRACK_COLUMNS = ("time", "lat", "lon", "half_orbit", "half_orbit_id", "segment", "kp", "quality")
 SPLITS = ("train", "test")
 

@@ -19,6 +19,7 @@ from seqnetquake.errors import InputError
 
 N_CLASSES = 3
 CLASS_NAMES = ("non-seismic", "seismic", "storm")  # labels 0, 1, 2
+ARTIFICIAL_ID_PREFIX = "art-"  # docs/architecture.md: artificial events are art-<satellite>-NNNNN
 DEFAULT_GAP_DAYS = 15.0  # windows.split_gap_days
 NS_PER_DAY = 86_400 * 10**9
 # Among cuts whose later share is within this of the closest achievable share, the one that
