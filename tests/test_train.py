@@ -92,6 +92,11 @@ def test_base_transfer_register_and_serve(workspace):
     assert float(version.tags["test_mcc"]) == pytest.approx(transfer_metrics["test_mcc"],
                                                             abs=1e-5)
     assert "git_commit" in version.tags
+    # the gate is a validation metric; the metric tags are the validation and test headline
+    assert summary["gate_metric"] == "val_mcc"
+    assert cses["gate_value"] == pytest.approx(transfer_metrics["val_mcc"], abs=1e-5)
+    assert {k for k in version.tags if k.startswith(("val_", "test_"))} == set(
+        registry.METRIC_TAGS)
     assert version.tags[f"dvc_md5/data/processed/{cfg.train.target_dataset}/test.npz"] == "b" * 32
     test = load_windows(root / "data/processed" / cfg.train.target_dataset / "test.npz")
     model = mlflow.pyfunc.load_model(f"models:/{cfg.registry.transfer_model_name}@champion")
