@@ -42,7 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from seqnetquake.config import load_config  # noqa: E402
-from seqnetquake.windowset import WindowSet, load_dataset  # noqa: E402
+from seqnetquake.windowset import WindowSet, fit_validation_split, load_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TOP = 3  # TS1 MCC is also reported as the mean over the top trials by validation F1
@@ -94,7 +94,7 @@ def synthetic_dataset(n_windows: int, T: int = 20, seed: int = 7) -> tuple[Windo
         lon=np.zeros(n),
         half_orbit_id=np.array(hoid, dtype=np.int64),
     )
-    return ws.chronological_split(0.2)
+    return ws.chronological_split(0.2, gap_days=0.0)  # synthetic: no events to keep apart
 
 
 def test_scores(spec, params, fit_set, val, test, cfg) -> tuple[dict, float]:  # noqa: ANN001
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         train, test = synthetic_dataset(args.windows)
         source = f"synthetic ({args.windows} windows, T = 20)"
-    fit_set, val = train.chronological_split(cfg.tuning.validation_fraction)
+    fit_set, val = fit_validation_split(train, cfg)
     spec = get_model("seqnetquake")
     print(f"data: {source}: fit {len(fit_set)}, validation {len(val)}, test {len(test)}; "
           f"classes in test {np.bincount(test.y, minlength=3).tolist()}; "

@@ -25,8 +25,10 @@ def window_set(n: int, T: int, seed: int = 0, F: int = 2, start: int = 0) -> Win
     te = rng.normal(1500, 100, (n, 1)) + rng.normal(0, 50, (n, T))
     te += np.where(y == 2, 600.0, 0.0)[:, None]
     X = np.stack([ne, te] + [te] * (F - 2), axis=-1).astype(np.float32)
+    # One window a day: the fit/validation cut needs days of data for its gap
+    # (windowset.split_by_events).
     t0 = np.datetime64("2019-10-01T00:00:00", "ns") + (start + np.arange(n)) * np.timedelta64(
-        90, "s"
+        1, "D"
     )
     return WindowSet(
         X=X,

@@ -190,3 +190,69 @@ def test_no_mainshocks_gives_an_empty_artificial_table():
     )
     assert len(art) == 0 and shortfall == 0
     assert list(art.columns) == catalog.OUTPUT_COLUMNS
+
+
+def _cluster():
+    """An M6.1, then 2 days later the M7.5 mainshock ~40 km away, an M5.5 aftershock near
+    both, an M5.0 foreshock a day before everything, and an M5.0 far away."""
+    ev = _events([
+        (-1.0, 0.4, 0.4),  # E: M5.0 foreshock, ~30 km from B
+        (0.0, 0.0, 0.0),  # A: M6.1
+        (2.0, 0.3, 0.2),  # B: M7.5, the largest, second of the sequence
+        (5.0, 0.1, 0.1),  # C: M5.5
+        (6.0, 5.0, 5.0),  # D: M5.0, 780 km away: independent
+    ])
+    ev["magnitude"] = [5.0, 6.1, 7.5, 5.5, 5.0]
+    ev["event_id"] = ["t:E", "t:A", "t:B", "t:C", "t:D"]
+    return ev
+
+
+def test_gardner_knopoff_makes_the_largest_shock_the_mainshock_even_when_second():
+    ev = _cluster()
+    args = (ev["time"], ev["latitude"].to_numpy(), ev["longitude"].to_numpy(),
+            ev["magnitude"].to_numpy())
+    parent = catalog.gardner_knopoff_parents(*args)
+    assert parent.tolist() == [2, 2, -1, 2, -1]  # E, A, C depend on B; B, D are mainshocks
+    # the paper's rule makes the M7.5 an aftershock of the smaller M6.1 (and A of E: chaining)
+    paper = catalog.paper_parents(*args[:3], 2.0, 15.0, args[3])
+    assert paper.tolist() == [-1, 0, 1, 2, -1]
+    # without a foreshock window, the earlier E and A stay out of B's cluster
+    no_fore = catalog.gardner_knopoff_parents(*args, foreshock_time_fraction=0.0)
+    assert no_fore[2] == -1 and no_fore[3] == 2 and no_fore[1] != 2
+
+
+def test_gardner_knopoff_windows_follow_the_table():
+    km, days = catalog.gardner_knopoff_windows(np.array([5.0, 6.0, 7.0, 8.0]))
+    # Gardner & Knopoff (1974) table: M5 40 km / 155 d, M6 54 / 510, M7 70 / 915, M8 94 / 985
+    np.testing.assert_allclose(km, [40, 54, 70, 94], rtol=0.05)
+    np.testing.assert_allclose(days, [155, 510, 915, 985], rtol=0.1)
+
+
+def test_catalogue_report_counts_both_methods(cfg):
+    ev = _cluster()
+    rows = pd.DataFrame({
+        "source": "iscgem", "source_id": list("EABCD"),
+        "time": ev["time"] - (T0 - pd.Timestamp("2006-03-01", tz="UTC")),
+        "latitude": ev["latitude"], "longitude": ev["longitude"],
+        "magnitude": ev["magnitude"], "depth_km": 10.0, "event_type": "earthquake",
+        "updated": pd.NaT,
+    })
+    for method, kinds in [("gardner_knopoff", ["aftershock", "aftershock", "mainshock",
+                                               "aftershock", "mainshock"]),
+                          ("paper", ["mainshock", "aftershock", "aftershock", "aftershock",
+                                     "mainshock"])]:
+        c = cfg.model_copy(update={"catalog": cfg.catalog.model_copy(update={
+            "declustering": cfg.catalog.declustering.model_copy(update={"method": method})})})
+        table, counts = catalog.build_catalog(rows, c, "demeter")
+        real = table[table["kind"] != "artificial"]
+        assert real["kind"].tolist() == kinds, method
+        report = counts["declustering"]
+        assert report["method"] == method
+        assert report["gardner_knopoff"]["dependent"] == 3
+        assert report["gardner_knopoff"]["dependent_on_smaller_m7"] == 0
+        assert report["paper"]["dependent_m7"] == 1
+        assert report["paper"]["dependent_on_smaller_m7"] == 1
+        first = report["paper"]["largest_removed"][0]
+        assert first["event_id"] == "iscgem:B" and first["removed_by"] == "iscgem:A"
+        assert [r["magnitude"] for r in report["gardner_knopoff"]["largest_removed"]] == [
+            6.1, 5.5, 5.0]

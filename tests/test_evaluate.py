@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from seqnetquake import evaluate as ev
+from seqnetquake.metrics import format_ci
 
 # Six windows whose confusion matrix is easy to check by hand:
 #   true 0 0 0 1 1 2 / predicted 0 0 1 1 2 2
@@ -136,8 +137,15 @@ def test_run_stage_writes_reports_and_one_mlflow_run(tmp_path, cfg, mlflow_uri):
 
     metrics = json.loads((reports / "metrics.json").read_text())
     assert set(metrics) == {"data_kind", "base", "transfer", "baselines"}
-    assert {"mcc", "f1_weighted", "accuracy", "auc_class2", "eq_mcc", "eqa_mcc"} <= set(
-        metrics["baselines"]["cnn"])
+    # the headline file: exactly the metrics with their event-bootstrap intervals
+    assert set(metrics["baselines"]["cnn"]) == set(ev.HEADLINE_KEYS)
+    for name in ("mcc", "f1_weighted", "accuracy", "mcc_ew"):
+        m = metrics["transfer"]
+        assert m[f"{name}_ci_low"] <= m[name] <= m[f"{name}_ci_high"], name
+    details = json.loads((reports / "metrics_details.json").read_text())
+    assert {"mcc", "mcc_ci_low", "f1_weighted", "accuracy", "auc_class2", "eq_mcc",
+            "eqa_mcc"} <= set(details["baselines"]["cnn"])
+    assert details["transfer"]["mcc"] == metrics["transfer"]["mcc"]
     for name in ("confusion_transfer", "roc_cnn", "ternary_base"):
         assert (reports / "plots" / "figures" / f"{name}.png").stat().st_size > 1000
     roc = pd.read_csv(reports / "plots" / "roc" / "transfer_class1.csv")
@@ -146,6 +154,9 @@ def test_run_stage_writes_reports_and_one_mlflow_run(tmp_path, cfg, mlflow_uri):
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 60
     table1 = (reports / "tables" / "table1.md").read_text()
     assert "simulated Ne/Te" in table1 and "| TL " in table1 and "0.5523" in table1
+    m = metrics["transfer"]
+    assert format_ci(m["mcc"], m["mcc_ci_low"], m["mcc_ci_high"]) in table1
+    assert "micro F1" in table1 and "event bootstrap" in table1
     table2 = pd.read_csv(reports / "tables" / "table2.csv", comment="#")
     assert list(table2["model"]) == ["CNN", "SeqNetQuake-TL"]
     assert not list(tmp_path.glob("reports/.*.tmp"))  # nothing half-written left behind
@@ -153,5 +164,26 @@ def test_run_stage_writes_reports_and_one_mlflow_run(tmp_path, cfg, mlflow_uri):
     runs = mlflow.search_runs(experiment_names=[cfg.mlflow.experiment], output_format="list")
     assert len(runs) == 1 and runs[0].data.tags["stage"] == "evaluate"
     assert runs[0].data.metrics["transfer.mcc"] == pytest.approx(metrics["transfer"]["mcc"])
+    assert runs[0].data.metrics["transfer.mcc_ci_low"] == pytest.approx(m["mcc_ci_low"])
+    assert runs[0].data.metrics["transfer.mcc_ew_ci_high"] == pytest.approx(m["mcc_ew_ci_high"])
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id)}
     assert {"metrics.json", "plots", "tables"} <= artifacts
+
+
+def test_headline_intervals_are_seeded_and_event_weighted_differs():
+    rng = np.random.default_rng(0)
+    # 30 events: event 0 owns 100 windows, all right; the others 3 windows, half wrong
+    ids = np.array(["us0"] * 100 + [f"us{k}" for k in range(1, 30) for _ in range(3)])
+    y = rng.integers(0, 3, len(ids))
+    right = np.r_[np.ones(100, bool), rng.random(len(ids) - 100) < 0.5]
+    pred_class = np.where(right, y, (y + 1) % 3)
+    proba = np.eye(3)[pred_class]
+    pred = ev.Predictions(proba=proba, y=y, event_id=ids, t0=np.zeros(len(y), "datetime64[ns]"),
+                          proba_val=proba, y_val=y, event_id_val=ids)
+    a = ev.headline_metrics(pred, 300, seed=1)
+    assert a == ev.headline_metrics(pred, 300, seed=1)
+    assert a != ev.headline_metrics(pred, 300, seed=2)
+    assert set(a) == set(ev.HEADLINE_KEYS)
+    # the big all-right event lifts the window-weighted accuracy, not the event-weighted one
+    assert a["accuracy"] > a["accuracy_ew"] + 0.1
+    assert a["accuracy_ci_low"] < a["accuracy"] < a["accuracy_ci_high"]

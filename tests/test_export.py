@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seqnetquake.cli import app
-from seqnetquake.config import load_config
-from seqnetquake.errors import ValidationFailed
+from seqnetquake.config import ConfigError, load_config
 from seqnetquake.windows import run_stage
 from seqnetquake.windowset import load_dataset
 from windows_fixtures import catalog, pass_, track
@@ -25,20 +24,21 @@ EVENT_TIME = pd.Timestamp("2019-12-01T12:00:00", tz="UTC")
 def processed(tmp_path_factory) -> Path:
     """Dataset 07 (Dobrovolsky, T = 20, night) built by the stage from hand-built inputs."""
     tmp = tmp_path_factory.mktemp("windows")
-    cat = catalog([
-        ("iscgem:1", EVENT_TIME, 0.0, 0.0, 6.0, "mainshock"),
-        ("iscgem:2", EVENT_TIME, 30.0, -60.0, 5.5, "mainshock"),
-        ("art-cses-00000", EVENT_TIME, 0.0, 90.0, 5.5, "artificial"),
-        ("art-cses-00001", EVENT_TIME, -30.0, 150.0, 5.5, "artificial"),
-    ])
-    start = EVENT_TIME - pd.Timedelta(days=10)
-    step = pd.Timedelta(minutes=95)
+    # 24 night passes 2 days apart cycling over 4 sites, each labelled by its own event a day
+    # later (real at the first two sites, artificial at the others): 48 days, 24 events, so
+    # the split can keep events whole with its 15-day gap.
+    start = EVENT_TIME - pd.Timedelta(days=48)
+    step = pd.Timedelta(days=2)
     sites = [(-0.5, 0.0), (29.5, -60.0), (-0.5, 90.0), (-30.5, 150.0)]
-    passes = []
+    rows, passes = [], []
     for i in range(24):
         lat0, lon = sites[i % 4]
+        when = start + i * step + pd.Timedelta(days=1)
+        rows.append((f"iscgem:{i}" if i % 4 < 2 else f"art-cses-{i:05d}", when, lat0 + 0.5, lon,
+                     6.0 if i % 4 < 2 else 5.5, "mainshock" if i % 4 < 2 else "artificial"))
         passes.append(pass_(start + i * step, 50, lat0, lon, 10 * i + 1, kp=4.0 if i == 5 else 1))
         passes.append(pass_(start + i * step + step / 2, 50, lat0, lon, 10 * i, half_orbit="day"))
+    cat = catalog(rows)
     tracks_path, catalog_path = tmp / "tracks_cses.parquet", tmp / "catalog_cses.parquet"
     track(*passes).to_parquet(tracks_path, index=False)
     cat.to_parquet(catalog_path, index=False)
@@ -59,12 +59,20 @@ def test_stage_outputs(processed):
     assert train.X.shape[1:] == (20, 2) and train.X.dtype == np.float32
     assert train.y.dtype == np.int64 and train.t0.dtype == np.dtype("datetime64[ns]")
     assert train.t0.max() < test.t0.min()
+    assert not set(train.event_id) & set(test.event_id)
     manifest = json.loads((out / "manifest.json").read_text())
-    w = manifest["windows"]
+    w, split = manifest["windows"], manifest["split"]
     # 24 night passes of 50 samples -> 2 windows of 20 each; pass 5 is a storm
-    assert w["train"]["total"] + w["test"]["total"] == 48
+    dropped = split["dropped_in_gap"]["total"] + split["dropped_straddling"]["total"]
+    assert w["train"]["total"] + w["test"]["total"] + dropped == 48
     assert w["train"]["2"] + w["test"]["2"] == 2
-    assert w["train"]["total"] == 38 and w["test"]["total"] == 10
+    assert w["train"]["total"] == 28 and w["test"]["total"] == 6 and dropped == 14
+    # the gap: 7 passes (2 days apart) fall within 15 days before the cut
+    assert split["gap_days"] == 15.0 and split["cut"] == str(test.t0.min())
+    last_end = train.t0.max() + np.timedelta64(int(19 * 1.5e9), "ns")
+    assert test.t0.min() - last_end >= np.timedelta64(15, "D")
+    assert split["events_on_both_sides"] == 0
+    assert split["achieved_fraction"] == round(6 / 34, 4) and split["target_fraction"] == 0.2
     assert manifest["samples"]["samples_in_half_orbit"] == 24 * 50
     assert manifest["data_kind"] == "simulated" and manifest["config"]["T"] == 20
     assert len(manifest["inputs"]["tracks"]["md5"]) == 32
@@ -105,7 +113,7 @@ def test_windows_table(processed):
     lines = result.output.strip().splitlines()
     assert lines[0].startswith("| dataset |") and len(lines) == 2 + 11
     row = next(line for line in lines if line.startswith("| 07 |"))
-    assert row.split("|")[-2].strip() == "48"
+    assert row.split("|")[-2].strip() == "34"  # kept windows (14 dropped by the split)
     assert "| 01 | cses | night | 10 | 3.0 |" + " - |" * 7 in lines
 
 
@@ -116,12 +124,12 @@ def test_unknown_dataset_is_one_clear_line():
 
 
 def test_stage_fails_on_a_violation_and_writes_nothing(tmp_path):
-    """One half-orbit of windows cannot be split: the suite stops the stage before writing."""
+    """One event cannot be split: the stage stops before writing, naming the parameter."""
     cat = catalog([("iscgem:1", EVENT_TIME, 0.0, 0.0, 6.0, "mainshock")])
     tracks_path, catalog_path = tmp_path / "tracks.parquet", tmp_path / "catalog.parquet"
     pass_(EVENT_TIME - pd.Timedelta(days=1), 60, -0.5, 0.0, 11).to_parquet(tracks_path)
     cat.to_parquet(catalog_path)
-    with pytest.raises(ValidationFailed, match="split_code"):
+    with pytest.raises(ConfigError, match="windows.split_gap_days"):
         run_stage(load_config(REPO / "params.yaml"), "07", tracks_path, catalog_path,
                   tmp_path / "07")
     assert not (tmp_path / "07").exists()

@@ -38,9 +38,10 @@ def logged(tmp_path, cfg, mlflow_uri):
     return log
 
 
-def _register(log, mcc: float) -> registry.Registered:
+def _register(log, val_mcc: float, test_mcc: float = 0.35) -> registry.Registered:
     run_id, uri = log()
-    return registry.register_version(NAME, uri, run_id, {"test_mcc": mcc},
+    return registry.register_version(NAME, uri, run_id,
+                                     {"val_mcc": val_mcc, "test_mcc": test_mcc},
                                      {"git_commit": "abc"}, "test version")
 
 
@@ -68,6 +69,7 @@ def test_promote_gate_force_and_rollback(logged, repo_root):
     refused = _cli("promote", NAME, *params)
     assert refused.exit_code == 1
     assert "refused" in refused.output and "0.3000 < champion v1 0.4000" in refused.output
+    assert "val_mcc" in refused.output
     assert _champion() == "1"
     assert _cli("promote", NAME, "--force", *params).exit_code == 1  # a reason is required
 
@@ -249,3 +251,26 @@ def test_predict_refuses_bad_windows_in_one_line(logged, tmp_path, repo_root, ch
     assert out.exit_code == 1
     assert out.output.strip() == f"error: {npz}: {field}: {words}"
     assert not (tmp_path / "p.csv").exists()
+def test_promotion_refused_when_validation_is_worse_even_though_test_is_better(logged,
+                                                                               repo_root):
+    params = ["--params", str(repo_root / "params.yaml")]
+    _register(logged, val_mcc=0.40, test_mcc=0.20)
+    _register(logged, val_mcc=0.30, test_mcc=0.60)  # better on test, worse on validation
+    refused = _cli("promote", NAME, *params)
+    assert refused.exit_code == 1 and _champion() == "1"
+    assert "val_mcc 0.3000 < champion v1 0.4000" in refused.output
+    # both versions' validation and test figures are printed
+    assert "champion v1: validation val_mcc 0.4000" in refused.output
+    assert "challenger v2: validation val_mcc 0.3000" in refused.output
+    assert "test_mcc 0.6000" in refused.output and "test_mcc 0.2000" in refused.output
+    # a test metric cannot be the gate
+    with pytest.raises(registry.RegistryError, match="not a validation metric"):
+        registry.promote(NAME, "test_mcc")
+    assert _champion() == "1"
+
+
+def test_version_metric_tags_are_validation_and_test_headline_only():
+    stage = {"val_mcc": 0.4, "val_f1_weighted": 0.5, "val_accuracy": 0.6, "val_auc_class0": 0.7,
+             "test_mcc": 0.3, "test_f1_weighted": 0.4, "test_accuracy": 0.5,
+             "test_eq_mcc": 0.9, "epochs": 3.0, "fit_seconds": 1.0, "test_auc_class2": None}
+    assert set(registry._test_metrics(stage)) == set(registry.METRIC_TAGS)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from seqnetquake import registry, train
-from seqnetquake.windowset import load_windows
+from seqnetquake.windowset import fit_validation_split, load_windows
 from tiny_windows import RF_HP, SEQNETQUAKE_HP, write_dataset
 
 pytestmark = pytest.mark.slow
@@ -48,15 +48,25 @@ def test_base_transfer_register_and_serve(workspace):
     from seqnetquake.models import load_classifier
 
     root, cfg = workspace
+    # the validation windows: whole events, after a gap (windowset.fit_validation_split)
+    fit, val = fit_validation_split(
+        load_windows(root / "data/processed" / cfg.train.base_dataset / "train.npz"), cfg)
+    assert 20 <= len(val) <= 40 and not set(fit.event_id) & set(val.event_id)
+    assert val.t0.min() - fit.t0.max() >= np.timedelta64(
+        int(cfg.tuning.validation_gap_days * 86400), "s")
     base_metrics = _run(root, cfg, "base")
     transfer_metrics = _run(root, cfg, "transfer")
 
-    for stage in ("base", "transfer"):
+    for stage, dataset in (("base", cfg.train.base_dataset),
+                           ("transfer", cfg.train.target_dataset)):
         out = root / "models" / stage
+        _, val = fit_validation_split(
+            load_windows(root / "data/processed" / dataset / "train.npz"), cfg)
         assert {p.name for p in out.iterdir()} == {"model", "predictions.npz", "metrics.json",
                                                    "mlflow.json"}
         with np.load(out / "predictions.npz") as pred:
-            assert pred["proba"].shape == (50, 3) and len(pred["proba_val"]) == 30
+            assert pred["proba"].shape == (50, 3) and len(pred["proba_val"]) == len(val)
+            np.testing.assert_array_equal(pred["event_id_val"], val.event_id)
             np.testing.assert_allclose(pred["proba"].sum(axis=1), 1, atol=1e-5)
     assert 0 < base_metrics["epochs"] <= 4 and transfer_metrics["epochs"] <= 3
     assert set(json.loads((root / "models/base/metrics.json").read_text())) >= {
@@ -92,6 +102,11 @@ def test_base_transfer_register_and_serve(workspace):
     assert float(version.tags["test_mcc"]) == pytest.approx(transfer_metrics["test_mcc"],
                                                             abs=1e-5)
     assert "git_commit" in version.tags
+    # the gate is a validation metric; the metric tags are the validation and test headline
+    assert summary["gate_metric"] == "val_mcc"
+    assert cses["gate_value"] == pytest.approx(transfer_metrics["val_mcc"], abs=1e-5)
+    assert {k for k in version.tags if k.startswith(("val_", "test_"))} == set(
+        registry.METRIC_TAGS)
     assert version.tags[f"dvc_md5/data/processed/{cfg.train.target_dataset}/test.npz"] == "b" * 32
     test = load_windows(root / "data/processed" / cfg.train.target_dataset / "test.npz")
     model = mlflow.pyfunc.load_model(f"models:/{cfg.registry.transfer_model_name}@champion")

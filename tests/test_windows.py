@@ -251,24 +251,39 @@ def test_other_half_orbit_ignored_and_labels_of_windows(cfg):
     assert built.stats["samples_aftershock_only"] == 6
 
 
-def test_split_is_chronological_by_half_orbit(cfg):
-    cat = catalog([("iscgem:1", EVENT_TIME, 0.0, 0.0, 5.0, "mainshock")])
-    passes = [pass_(EVENT_TIME - 10 * DAY + i * pd.Timedelta(minutes=95), 6, 0.0, 0.0, 10 * i + 1)
-              for i in range(10)]
-    unsorted = pd.concat(passes[::-1], ignore_index=True)  # sorted by the stage, not trusted
-    built = _build(cfg, unsorted, cat, T=3)
-    assert len(built.train) == 16 and len(built.test) == 4
-    assert built.train.t0.max() < built.test.t0.min()
-    assert np.all(np.diff(built.train.t0.astype(np.int64)) > 0)
-    assert not set(built.train.half_orbit_id) & set(built.test.half_orbit_id)
+def _events_every_6_days(cfg: Config, unsorted: bool = False) -> BuiltWindows:
+    """10 events at one epicentre 6 days apart, a pass over it every 12 h: each sample belongs
+    to the next event (tied distance: the nearer in time wins), 2 windows of T=3 a pass."""
+    cat = catalog([(f"iscgem:{k}", EVENT_TIME + k * 6 * DAY, 0.0, 0.0, 5.0, "mainshock")
+                   for k in range(10)])
+    passes = [pass_(EVENT_TIME - 14 * DAY + i * pd.Timedelta(hours=12), 6, 0.0, 0.0, 10 * i + 1)
+              for i in range(136)]
+    tracks = pd.concat(passes[::-1], ignore_index=True) if unsorted else track(*passes)
+    return _build(cfg, tracks, cat, T=3)
+
+
+def test_split_keeps_events_whole_with_the_gap_and_counts_the_dropped(cfg):
+    built = _events_every_6_days(cfg, unsorted=True)  # sorted by the stage, not trusted
+    train, test, split = built.train, built.test, built.split
+    assert not set(train.event_id) & set(test.event_id)
+    last_end = train.t0.max() + np.timedelta64(int(2 * CADENCE_S * 1e9), "ns")
+    assert test.t0.min() - last_end >= np.timedelta64(15, "D")
+    assert np.all(np.diff(train.t0.astype(np.int64)) > 0)
+    summary = split.summary()
+    dropped = summary["dropped_in_gap"]["total"] + summary["dropped_straddling"]["total"]
+    assert dropped == 272 - len(train) - len(test) > 0
+    assert summary["dropped_in_gap"]["1"] == summary["dropped_in_gap"]["total"]
+    assert abs(summary["achieved_fraction"] - cfg.windows.test_fraction) < 0.05
+    assert summary["events_on_both_sides"] == 0
+    # a larger gap drops more
+    wide = cfg.model_copy(update={"windows": cfg.windows.model_copy(
+        update={"split_gap_days": 25.0})})
+    assert len(_all(_events_every_6_days(wide))) < len(_all(built))
 
 
 def test_windows_suite_passes_and_catches_planted_violations(cfg):
     cfg = cfg.model_copy(update={"datasets": {"xx": _dataset(3)}})
-    cat = catalog([("iscgem:1", EVENT_TIME, 0.0, 0.0, 5.0, "mainshock")])
-    passes = [pass_(EVENT_TIME - 10 * DAY + i * pd.Timedelta(minutes=95), 6, 0.0, 0.0, 10 * i + 1)
-              for i in range(10)]
-    built = _build(cfg, track(*passes), cat, T=3)
+    built = _events_every_6_days(cfg)
     validate_windows(built, cfg, "xx")
 
     X = built.train.X.copy()
@@ -288,3 +303,14 @@ def test_windows_suite_passes_and_catches_planted_violations(cfg):
     assert "y: expect_column_values_to_be_in_set" in message
     assert "n_nan: expect_column_values_to_be_in_set" in message
     assert "split_code: expect_column_values_to_be_increasing" in message
+    assert "gap_days: expect_column_values_to_be_between" in message
+
+    # an event with windows on both sides of the cut
+    ids = built.test.event_id.copy()
+    ids[0] = built.train.event_id[-1]
+    straddling = BuiltWindows(train=built.train,
+                              test=WindowSet(**{**built.test.__dict__, "event_id": ids}),
+                              stats=built.stats)
+    with pytest.raises(ValidationFailed) as failure:
+        validate_windows(straddling, cfg, "xx")
+    assert "event_splits: expect_column_values_to_be_in_set" in str(failure.value)

@@ -357,7 +357,8 @@ def promote(
     reason: Annotated[str | None, typer.Option(help="Why (required with --force).")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """Move alias champion to the challenger if its gate metric is at least the champion's."""
+    """Move alias champion to the challenger if its validation gate metric is at least the
+    champion's; prints both versions' validation and test figures."""
     import mlflow
 
     from seqnetquake import registry
@@ -365,6 +366,9 @@ def promote(
 
     cfg = _config(params)
     mlflow.set_tracking_uri(tracking_uri(cfg))
+    shown = registry.figures(name, cfg.registry.gate_metric)
+    if shown:
+        typer.echo(shown)
     try:
         typer.echo(registry.promote(name, cfg.registry.gate_metric, force=force, reason=reason))
     except registry.RegistryError as exc:

@@ -47,6 +47,16 @@ class ArtificialConfig(_Section):
     seed: int = 42
 
 
+class DeclusteringConfig(_Section):
+    """Which rule marks dependent events (catalog.py; README "Declustering")."""
+
+    # paper: the literal 2 x 2 degree / 15-day rule (aftershock_box_deg, aftershock_days);
+    # gardner_knopoff: magnitude-dependent windows (Gardner & Knopoff 1974), largest first.
+    method: Literal["paper", "gardner_knopoff"] = "gardner_knopoff"
+    # Foreshock window as a share of the aftershock window (HMTK's fs_time_prop).
+    foreshock_time_fraction: float = Field(default=1.0, ge=0, le=1)
+
+
 class CatalogConfig(_Section):
     min_magnitude: float = 5.0
     # Cross-source duplicates: one event seen by two catalogues (rule in catalog.py).
@@ -55,8 +65,9 @@ class CatalogConfig(_Section):
     source_priority: list[str] = Field(
         default_factory=lambda: ["iscgem", "comcat", "kaggle_significant"]
     )
-    aftershock_box_deg: float = 2.0
-    aftershock_days: float = 15.0
+    aftershock_box_deg: float = 2.0  # declustering.method paper
+    aftershock_days: float = 15.0  # declustering.method paper
+    declustering: DeclusteringConfig = DeclusteringConfig()
     artificial: ArtificialConfig = ArtificialConfig()
 
 
@@ -187,6 +198,9 @@ class WindowsConfig(_Section):
     lead_days: float = Field(default=15.0, gt=0)
     kp_threshold: float = 3.0
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    # Days between the end of the last training window and the first test window (and between
+    # fit and validation windows): windowset.split_by_events.
+    split_gap_days: float = Field(default=15.0, ge=0)
     gap_tolerance_s: float = Field(default=0.75, ge=0)
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
 
@@ -197,6 +211,8 @@ class TuningConfig(_Section):
     max_evals: int = Field(default=3, ge=1)
     seed: int = 50
     validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    # The fit/validation cut's gap in days; None: windows.split_gap_days (see params.yaml).
+    validation_gap_days: float | None = Field(default=None, ge=0)
     max_epochs: int = Field(default=30, ge=1)
     patience: int = Field(default=4, ge=1)
     # Stop a search after this many trials in a row without a better loss (None: never).
@@ -218,10 +234,16 @@ class TrainConfig(_Section):
     baselines: list[str] = Field(default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm"])
 
 
+class EvaluateConfig(_Section):
+    # Event-bootstrap replicates behind every headline interval (seqnetquake.metrics); 0: none.
+    bootstrap_samples: int = Field(default=1000, ge=0)
+    bootstrap_seed: int = 0
+
+
 class RegistryConfig(_Section):
     base_model_name: str = "seqnetquake-demeter"
     transfer_model_name: str = "seqnetquake-cses"
-    gate_metric: str = "test_mcc"
+    gate_metric: str = "val_mcc"  # a validation metric: the gate never reads the test set
 
 
 class Config(_Section):
@@ -237,6 +259,7 @@ class Config(_Section):
     datasets: dict[str, DatasetConfig]
     tuning: TuningConfig = TuningConfig()
     train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
     registry: RegistryConfig = RegistryConfig()
 
     @field_validator("missions")

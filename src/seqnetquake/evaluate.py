@@ -2,7 +2,14 @@
 
 The science is pure functions on arrays (``window_metrics``, ``confusion_tables``,
 ``earthquake_metrics``); ``run_stage`` reads every training stage's ``predictions.npz`` and
-writes ``reports/metrics.json``, ``reports/plots/`` and ``reports/tables/``.
+writes ``reports/metrics.json`` (the headline, DVC metrics), ``reports/metrics_details.json``
+(everything else), ``reports/plots/`` and ``reports/tables/``.
+
+Headline metrics (``headline_metrics``): test MCC, weighted F1 and accuracy, each with a 95 %
+interval from resampling *events* (``seqnetquake.metrics.event_bootstrap``, seeded,
+``evaluate.bootstrap_samples``): the windows of one event are not independent, and one large
+event can own half a class. Beside them the event-weighted variants (``*_ew``: each event's
+windows weighted 1/n), so that a model cannot score by one event's many passes.
 
 Earthquake-level metrics follow the authors' ``tools/utils.py`` (PAPER_NOTES.md) with one
 correction: the authors chose the score threshold that maximises MCC *on the test set*; here it
@@ -38,8 +45,8 @@ from sklearn.metrics import (
 
 from seqnetquake.config import Config
 from seqnetquake.fileio import atomic_path, write_json
-from seqnetquake.windows import ARTIFICIAL_ID_PREFIX
-from seqnetquake.windowset import CLASS_NAMES, N_CLASSES
+from seqnetquake.metrics import HEADLINE, event_bootstrap, format_ci
+from seqnetquake.windowset import ARTIFICIAL_ID_PREFIX, CLASS_NAMES, N_CLASSES
 
 # The authors' threshold grid: 0.70, 0.71, ..., 0.99 (rounded so 0.7 + k * 0.01 is exact).
 EQ_THRESHOLDS = np.round(np.arange(0.70, 1.00, 0.01), 2)
@@ -63,6 +70,12 @@ PAPER_TABLE2 = {
 }
 PLOT_DIRS = ("figures", "confusion", "roc")  # under reports/plots/, one DVC output each
 PAPER_TABLE2_RANGE = "all six classifiers on TS1: F1 0.5757-0.7607, MCC 0.2365-0.552"
+TABLE_NOTE = (
+    "Intervals: 95 % event bootstrap (events resampled, not windows; evaluate.bootstrap_samples). "
+    "Event-weighted: each event's windows weighted 1/n. F1 is weighted F1; paper_f1 is what the "
+    "authors' code reports, micro F1, which equals accuracy for single-label classes: compare "
+    "paper_f1 with our accuracy column, not with F1."
+)
 
 
 # --------------------------------------------------------------------------- window level
@@ -232,6 +245,24 @@ def all_metrics(pred: Predictions) -> dict[str, float]:
     return metrics
 
 
+def headline_metrics(pred: Predictions, n_samples: int = 1000,
+                     seed: int = 0) -> dict[str, float]:
+    """Test mcc, f1_weighted, accuracy with event-bootstrap ``_ci_low``/``_ci_high``, and the
+    event-weighted ``*_ew`` variants with theirs (the reports/metrics.json entry of a model)."""
+    hard = np.asarray(pred.proba).argmax(axis=1)
+    out = event_bootstrap(pred.y, hard, pred.event_id, n_samples=n_samples, seed=seed)
+    weighted = event_bootstrap(pred.y, hard, pred.event_id, n_samples=n_samples, seed=seed,
+                               event_weighted=True)
+    for key, value in weighted.items():
+        name, _, ci = key.partition("_ci_")
+        out[f"{name}_ew" + (f"_ci_{ci}" if ci else "")] = value
+    return out
+
+
+HEADLINE_KEYS = tuple(f"{name}{variant}{ci}" for variant in ("", "_ew") for name in HEADLINE
+                      for ci in ("", "_ci_low", "_ci_high"))
+
+
 # --------------------------------------------------------------------------- plots
 def plot_confusion(tables: ConfusionTables, title: str, path: Path) -> None:
     """Counts, with row % (recall) and column % (precision) in each cell."""
@@ -301,9 +332,33 @@ def plot_ternary(y: np.ndarray, proba: np.ndarray, title: str, path: Path) -> No
 
 
 # --------------------------------------------------------------------------- tables
+# Table columns with an interval: shown as "0.41 [0.33, 0.49]" in markdown; the CSV keeps
+# the three numbers as "<column>", "<column> ci_low", "<column> ci_high".
+CI_COLUMNS = {"F1": "f1_weighted", "MCC": "mcc", "accuracy": "accuracy",
+              "F1 (event-weighted)": "f1_weighted_ew", "MCC (event-weighted)": "mcc_ew"}
+
+
 def _row(metrics: Mapping[str, float]) -> dict[str, float]:
-    return {"F1": metrics["f1_weighted"], "MCC": metrics["mcc"], "accuracy": metrics["accuracy"],
-            **{f"AUC class {k}": metrics[f"auc_class{k}"] for k in range(N_CLASSES)}}
+    row: dict[str, float] = {}
+    for column, key in CI_COLUMNS.items():
+        row[column] = metrics[key]
+        row[f"{column} ci_low"] = metrics.get(f"{key}_ci_low", math.nan)
+        row[f"{column} ci_high"] = metrics.get(f"{key}_ci_high", math.nan)
+    return {**row, **{f"AUC class {k}": metrics[f"auc_class{k}"] for k in range(N_CLASSES)}}
+
+
+def markdown_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as text: interval columns folded into ``0.41 [0.33, 0.49]``, others 4 decimals."""
+    shown = frame.copy()
+    for column in CI_COLUMNS:
+        if column not in shown.columns:
+            continue
+        low, high = f"{column} ci_low", f"{column} ci_high"
+        shown[column] = [
+            ("n/a" if v != v else f"{v:.2f}") if lo != lo or hi != hi else format_ci(v, lo, hi)
+            for v, lo, hi in zip(frame[column], frame[low], frame[high], strict=True)]
+        shown = shown.drop(columns=[low, high])
+    return shown.map(lambda v: (f"{v:.4f}" if v == v else "n/a") if isinstance(v, float) else v)
 
 
 def table1(results: Mapping[str, Any]) -> pd.DataFrame:
@@ -341,8 +396,7 @@ def data_header(cfg: Config) -> str:
 
 def write_table(frame: pd.DataFrame, title: str, header: str, note: str, stem: Path) -> None:
     """Markdown (with the data header) and CSV (with it as a leading comment line)."""
-    shown = frame.map(lambda v: (f"{v:.4f}" if v == v else "n/a") if isinstance(v, float) else v)
-    table = shown.to_markdown(index=False, disable_numparse=True)  # keep the 4 decimals
+    table = markdown_frame(frame).to_markdown(index=False, disable_numparse=True)
     stem.with_suffix(".md").write_text(f"# {title}\n\n{header}\n\n{table}\n\n{note}\n")
     with stem.with_suffix(".csv").open("w") as fh:
         fh.write(f"# {header}\n")
@@ -372,10 +426,19 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def headline_only(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The reports/metrics.json part of the results: per model the headline keys only."""
+    return {key: headline_only(value) if key == "baselines" else
+            {k: value[k] for k in HEADLINE_KEYS if k in value}
+            for key, value in results.items()}
+
+
 def evaluate_model(pred: Predictions, slug: str, title: str,
-                   plots: Mapping[str, Path]) -> dict[str, float]:
-    """Metrics of one model; its figures and DVC plot data go to the ``plots`` folders."""
-    metrics = all_metrics(pred)
+                   plots: Mapping[str, Path], bootstrap_samples: int = 1000,
+                   bootstrap_seed: int = 0) -> dict[str, float]:
+    """Metrics of one model (headline with intervals first); its figures and DVC plot data go
+    to the ``plots`` folders."""
+    metrics = {**headline_metrics(pred, bootstrap_samples, bootstrap_seed), **all_metrics(pred)}
     hard = pred.proba.argmax(axis=1)
     tables = confusion_tables(pred.y, hard)
     plot_confusion(tables, f"{title}: confusion (test)",
@@ -409,26 +472,30 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
                  for sub in PLOT_DIRS}
         for tmp in plots.values():
             tmp.mkdir()
+        boot = (cfg.evaluate.bootstrap_samples, cfg.evaluate.bootstrap_seed)
         for key, path in found.items():
             if key == "baselines":
                 results["baselines"] = {
                     name: evaluate_model(Predictions.load(p), name,
-                                         BASELINE_NAMES.get(name, name), plots)
+                                         BASELINE_NAMES.get(name, name), plots, *boot)
                     for name, p in path.items()}
             else:
                 results[key] = evaluate_model(Predictions.load(path), key, STAGE_MODELS[key],
-                                              plots)
+                                              plots, *boot)
     header = data_header(cfg)
     tables_dir = reports_dir / "tables"
     with atomic_path(tables_dir) as tmp:
         tmp.mkdir()
         write_table(table1(results), "Table 1: direct (DT), initial (IT), transfer (TL)",
-                    header, "paper_*: Xiong et al. 2021, Results section.", tmp / "table1")
+                    header, f"paper_*: Xiong et al. 2021, Results section. {TABLE_NOTE}",
+                    tmp / "table1")
         write_table(table2(results), "Table 2: all classifiers on TS1", header,
-                    f"Paper: {PAPER_TABLE2_RANGE}; other rows not published per model.",
-                    tmp / "table2")
+                    f"Paper: {PAPER_TABLE2_RANGE}; other rows not published per model. "
+                    f"{TABLE_NOTE}", tmp / "table2")
     payload = {"data_kind": cfg.data_kind, **_json_safe(results)}
-    write_json(payload, reports_dir / "metrics.json")
+    headline = {"data_kind": cfg.data_kind, **_json_safe(headline_only(results))}
+    write_json(payload, reports_dir / "metrics_details.json")
+    write_json(headline, reports_dir / "metrics.json")
 
     with tracking.stage_run(cfg, "evaluate", params={"models": sorted(
             [k for k in found if k != "baselines"] + list(found.get("baselines", {})))}):
@@ -437,6 +504,7 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
         flat = tracking.flatten(results)
         mlflow.log_metrics({k: v for k, v in flat.items() if not math.isnan(v)})
         mlflow.log_artifact(str(reports_dir / "metrics.json"))
+        mlflow.log_artifact(str(reports_dir / "metrics_details.json"))
         for sub in PLOT_DIRS:
             mlflow.log_artifacts(str(reports_dir / "plots" / sub), artifact_path=f"plots/{sub}")
         mlflow.log_artifacts(str(tables_dir), artifact_path="tables")

@@ -12,8 +12,10 @@ Aliases, not the deprecated stages:
   ``champion`` yet also becomes ``champion`` (there is nothing to compare it with, and
   ``models:/NAME@champion`` should resolve as soon as a model exists);
 - ``promote`` moves ``champion`` to the challenger only if its gate metric (a version tag,
-  ``registry.gate_metric`` = test MCC) is at least the champion's; ``force`` with a reason
-  overrides, and the reason is recorded on the version;
+  ``registry.gate_metric`` = ``val_mcc``, measured on the validation part of the training
+  data) is at least the champion's; a gate on a test metric is refused, because selecting on
+  the test set makes its figures optimistic. Test figures are tagged and printed, never gated
+  on. ``force`` with a reason overrides, and the reason is recorded on the version;
 - the registered-model tag ``champion_history`` lists the previous champions (JSON, oldest
   first), so that ``rollback`` restores the last one.
 """
@@ -224,15 +226,45 @@ def _lineage(client: MlflowClient, run_id: str) -> dict[str, str]:
 
 
 def _description(label: str, metrics: dict[str, float], lineage: dict[str, str]) -> str:
-    return (f"{label}: test MCC {metrics.get('test_mcc', float('nan')):.4f}, "
-            f"weighted F1 {metrics.get('test_f1_weighted', float('nan')):.4f}, accuracy "
-            f"{metrics.get('test_accuracy', float('nan')):.4f}; data_kind "
+    nan = float("nan")
+    return (f"{label}: validation MCC {metrics.get('val_mcc', nan):.4f}; test MCC "
+            f"{metrics.get('test_mcc', nan):.4f}, "
+            f"weighted F1 {metrics.get('test_f1_weighted', nan):.4f}, accuracy "
+            f"{metrics.get('test_accuracy', nan):.4f}; data_kind "
             f"{lineage.get('data_kind', '?')}, git {lineage.get('git_commit', '?')[:10]}")
 
 
+# The metric tags of a version (crosscontracts): validation (gated) and test (reported only).
+METRIC_TAGS = tuple(f"{part}_{name}" for part in ("val", "test")
+                    for name in ("mcc", "f1_weighted", "accuracy"))
+
+
 def _test_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items()
-            if k.startswith("test_") and isinstance(v, int | float) and v == v}
+    """The version's metric tags from a stage's metrics.json: :data:`METRIC_TAGS` only."""
+    return {k: float(metrics[k]) for k in METRIC_TAGS
+            if isinstance(metrics.get(k), int | float) and metrics[k] == metrics[k]}
+
+
+def figures(name: str, gate_metric: str) -> str:
+    """Champion and challenger side by side: validation (the gate) and test (reported only).
+    Empty when the model or the aliases are missing (promote then says why)."""
+    client = MlflowClient()
+    try:
+        versions = {alias: _by_alias(client, name, alias) for alias in (CHAMPION, CHALLENGER)}
+    except MlflowException:
+        return ""
+    lines = []
+    for alias, version in versions.items():
+        if version is None:
+            continue
+        def cell(key: str, tags: dict = version.tags) -> str:
+            return f"{float(tags[key]):.4f}" if key in tags else "n/a"
+        val = ", ".join(f"{k} {cell(k)}" for k in METRIC_TAGS if k.startswith("val_"))
+        test = ", ".join(f"{k} {cell(k)}" for k in METRIC_TAGS if k.startswith("test_"))
+        lines.append(f"{name} {alias} v{version.version}: validation {val} | test {test}")
+    if lines:
+        lines.append(f"gate: {gate_metric} (validation); test figures are reported, not gated")
+    return "\n".join(lines)
 
 
 def run_stage(cfg: Config, models_dir: str | Path = "models",
@@ -271,7 +303,10 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
     summary = {
         "tracking_uri": mlflow.get_tracking_uri(),
         "gate_metric": cfg.registry.gate_metric,
-        "models": {r.name: r.as_dict() | {"gate_value": m.get(cfg.registry.gate_metric)}
+        "models": {r.name: r.as_dict() | {
+            "gate_value": m.get(cfg.registry.gate_metric),
+            "validation": {k: v for k, v in m.items() if k.startswith("val_")},
+            "test": {k: v for k, v in m.items() if k.startswith("test_")}}
                    for r, m in ((base_reg, base_metrics), (transfer_reg, transfer_metrics))},
     }
     write_json(summary, out)
@@ -363,6 +398,9 @@ def promote(name: str, gate_metric: str, force: bool = False, reason: str | None
     calls one wins and the other gets a one-line RegistryError. Raises RegistryError with a
     one-line reason whenever it refuses.
     """
+    if not gate_metric.startswith("val_"):
+        raise RegistryError(f"registry.gate_metric: {gate_metric!r} is not a validation metric "
+                            "(val_*): promotion never selects on the test set")
     client = MlflowClient()
     _registered(client, name)
     seen = _aliases(client, name)

@@ -2,7 +2,8 @@
 
 Every stage trains with the tuned hyper-parameters (``models/tuning/<model>/best_params.json``,
 from dataset 07's training split), validates on the last ``tuning.validation_fraction`` of its
-training split cut chronologically (never the test split), and writes ``models/<stage>/``
+training split cut chronologically by whole events with a gap (``windowset.fit_validation_split``;
+never the test split), and writes ``models/<stage>/``
 atomically:
 
 - ``model/``: the classifier (:meth:`Classifier.save`; its scaling inside);
@@ -28,7 +29,12 @@ import numpy as np
 from seqnetquake.config import Config
 from seqnetquake.evaluate import Predictions, all_metrics, window_metrics
 from seqnetquake.windowcheck import check_windows
-from seqnetquake.windowset import WindowSet, load_dataset
+from seqnetquake.windowset import (
+    WindowSet,
+    fit_validation_split,
+    load_dataset,
+    validation_gap_days,
+)
 
 Kind = Literal["base", "transfer", "direct", "baseline"]
 KINDS: tuple[str, ...] = ("base", "transfer", "direct", "baseline")
@@ -122,7 +128,7 @@ def run_stage(
     remove_stale_temporaries(p.out_dir)  # a killed earlier run's `.<stage>.*.tmp`
     ds_dir = data_dir / p.dataset
     train, test = load_dataset(ds_dir, channels=cfg.windows.features)
-    fit_set, val = train.chronological_split(cfg.tuning.validation_fraction)
+    fit_set, val = fit_validation_split(train, cfg)
     seed = cfg.train.seed
 
     inputs = [ds_dir / "train.npz", ds_dir / "test.npz"]
@@ -131,6 +137,7 @@ def run_stage(
         "model": p.model, "dataset": p.dataset, "seed": seed, "n_train": len(fit_set),
         "n_val": len(val), "n_test": len(test),
         "validation_fraction": cfg.tuning.validation_fraction,
+        "validation_gap_days": validation_gap_days(cfg),
     }
     if p.kind == "transfer":
         from seqnetquake.models.families import seed_everything

@@ -2,9 +2,10 @@
 
 Xiong et al. 2021 tuned every model with 100 TPE evaluations (``tuning.max_evals``). Here the
 loss is minus the weighted F1 on a validation split cut chronologically from the *end of the
-training set* (``WindowSet.chronological_split``); the test set is never read (only
-``train.npz`` is opened). Keras models stop early on the validation loss instead of searching
-the epoch count (the authors searched 10/50/100 epochs; see benchmarks/bench_tuning.py).
+training set* (``windowset.fit_validation_split``: whole events, a gap of days); the test
+set is never read (only ``train.npz`` is opened). Keras models stop early on the validation
+loss instead of searching the epoch count (the authors searched 10/50/100 epochs;
+see benchmarks/bench_tuning.py).
 
 Resumability: the search runs one evaluation per ``fmin`` call, with the TPE random state
 seeded from ``(seed, trial number)``, and writes the trial documents as JSON (data only, never
@@ -30,7 +31,12 @@ import numpy as np
 
 from seqnetquake.config import Config
 from seqnetquake.fileio import atomic_path, remove_stale_temporaries, write_json
-from seqnetquake.windowset import WindowSet, load_windows
+from seqnetquake.windowset import (
+    WindowSet,
+    fit_validation_split,
+    load_windows,
+    validation_gap_days,
+)
 
 TRIALS_FILE = "trials.json"  # the trial documents (JSON); never a pickle
 BEST_PARAMS_FILE = "best_params.json"
@@ -246,6 +252,7 @@ def fingerprint(cfg: Config, model: str, space: dict[str, Any], data_sha256: str
         "data_sha256": data_sha256,
         "seed": t.seed,
         "validation_fraction": t.validation_fraction,
+        "validation_gap_days": validation_gap_days(cfg),
         "max_epochs": t.max_epochs,
         "patience": t.patience,
     }
@@ -368,7 +375,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     train_path = dataset_dir / "train.npz"
     data = load_windows(train_path, channels=cfg.windows.features)  # never test.npz
-    train, val = data.chronological_split(cfg.tuning.validation_fraction)
+    train, val = fit_validation_split(data, cfg)
     data_sha = file_sha256(train_path)
     fp = fingerprint(cfg, model, spec.space, data_sha)
 
@@ -417,6 +424,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
                     "dataset": dataset_dir.name,
                     "seed": cfg.tuning.seed,
                     "validation_fraction": cfg.tuning.validation_fraction,
+                    "validation_gap_days": validation_gap_days(cfg),
                     "max_epochs": cfg.tuning.max_epochs,
                     "patience": cfg.tuning.patience,
                     "n_train": len(train),

@@ -9,9 +9,11 @@ Rules (DESIGN §3; labels in ``labels.py``):
   window to one event, which the earthquake-level metrics group by.
 - A window whose span exceeds (T - 1) x cadence by more than ``gap_tolerance_s`` straddles a
   gap and is dropped.
-- Split: windows ordered by start time, the first ``1 - test_fraction`` train, the rest test;
-  the cut moves to the end of the half-orbit it falls in (``WindowSet.chronological_split``),
-  so near-duplicate windows of one pass stay on one side.
+- Split (``windowset.split_by_events``, the one cut of the project): whole events on each
+  side, test after train, at least ``split_gap_days`` between the end of the last training
+  window and the first test window; the test share of the kept windows is kept as close to
+  ``test_fraction`` as whole events allow. Windows in the gap, and test-time windows of events
+  that started before the cut, are dropped and counted per class in the manifest (``split``).
 """
 
 from __future__ import annotations
@@ -38,9 +40,14 @@ from seqnetquake.labels import (
     events_from_catalog,
     label_samples,
 )
-from seqnetquake.windowset import WindowSet, load_dataset
+from seqnetquake.windowset import (
+    ARTIFICIAL_ID_PREFIX,
+    Split,
+    WindowSet,
+    load_dataset,
+    split_by_events,
+)
 
-ARTIFICIAL_ID_PREFIX = "art-"  # docs/architecture.md: artificial events are art-<satellite>-NNNNN
 TRACK_COLUMNS = ("time", "lat", "lon", "half_orbit", "half_orbit_id", "segment", "kp", "quality")
 SPLITS = ("train", "test")
 
@@ -50,6 +57,7 @@ class BuiltWindows:
     train: WindowSet
     test: WindowSet
     stats: dict[str, int]
+    split: Split | None = None  # None: no windows to split
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -157,8 +165,13 @@ def build_windows(
         lon=lon[starts],
         half_orbit_id=half_orbit_id[starts],
     )
+    split = None
     if len(all_windows):
-        train, test = all_windows.chronological_split(windows.test_fraction)
+        # Infeasible (too few events or days for the gap): every window stays in train and the
+        # stage refuses to write (run_stage); the tests of the labelling still see them all.
+        split = split_by_events(all_windows, windows.test_fraction,
+                                gap_days=windows.split_gap_days, window_s=(T - 1) * cadence_s)
+        train, test = split.earlier, split.later
     else:
         train = test = all_windows
     stats = {
@@ -167,7 +180,7 @@ def build_windows(
         **{f"samples_{k}": v for k, v in labelled.counts().items()},
         "windows_dropped_gap": n_gap,
     }
-    return BuiltWindows(train=train, test=test, stats=stats)
+    return BuiltWindows(train=train, test=test, stats=stats, split=split)
 
 
 def counts(built: BuiltWindows) -> dict[str, Any]:
@@ -187,13 +200,26 @@ def counts(built: BuiltWindows) -> dict[str, Any]:
     return out
 
 
-def validation_frame(built: BuiltWindows) -> pd.DataFrame:
+def validation_frame(built: BuiltWindows, window_s: float = 0.0) -> pd.DataFrame:
     """One row per window with derived columns, for the ``windows`` GX suite.
 
     Rows are ordered by start time, test before train at equal times, so the suite's
     "split_code increasing" expectation holds exactly when every training window starts
-    before every test window.
+    before every test window. ``event_splits`` is the number of splits the window's event has
+    windows in (1 unless an event straddles the cut); ``gap_days`` is the time from the end of
+    the last training window (``t0 + window_s``) to the first test window, seen from the
+    window's side: a train row's own end to the first test start, a test row's own start after
+    the last training end (0 when the other side is empty).
     """
+    ends = {split: getattr(built, split).t0.astype("datetime64[ns]").astype(np.int64)
+            for split in SPLITS}
+    ends["train"] = ends["train"] + int(round(window_s * 1e9))
+    sides: dict[str, set[str]] = {}
+    for split in SPLITS:
+        for event in np.unique(getattr(built, split).event_id.astype(str)):
+            sides.setdefault(event, set()).add(split)
+    sides.pop("", None)
+    day = 86_400e9
     parts = []
     for code, split in enumerate(SPLITS):
         ws: WindowSet = getattr(built, split)
@@ -208,10 +234,22 @@ def validation_frame(built: BuiltWindows) -> pd.DataFrame:
             "lon": ws.lon,
             "half_orbit_id": ws.half_orbit_id,
             "has_event": (ws.event_id != "") | (ws.y == 2),
+            "event_splits": np.array([len(sides[e]) if e else 1 for e in ws.event_id.astype(str)],
+                                     dtype=np.int64),
+            "gap_days": _gap_days(ends, split, day),
         }))
     frame = pd.concat(parts, ignore_index=True)
     return frame.sort_values(["t0", "split_code"], ascending=[True, False], kind="stable",
                              ignore_index=True)
+
+
+def _gap_days(ends: dict[str, np.ndarray], split: str, day: float) -> np.ndarray:
+    train_end, test_start = ends["train"], ends["test"]
+    if not len(train_end) or not len(test_start):
+        return np.zeros(len(ends[split]))
+    if split == "train":
+        return (test_start.min() - train_end) / day
+    return (test_start - train_end.max()) / day
 
 
 # --------------------------------------------------------------------------- I/O and the stage
@@ -258,8 +296,10 @@ def validate_windows(built: BuiltWindows, cfg: Config, dataset: str) -> None:
 
     spec = validate.load_suite_json(_expectations_dir(cfg), "windows")
     report = validate.validate_frame(
-        validation_frame(built), spec, f"windows_{dataset}",
-        parameters={"T": cfg.datasets[dataset].T, "F": len(cfg.windows.features)},
+        validation_frame(built, (cfg.datasets[dataset].T - 1) * cfg.tracks.cadence_s), spec,
+        f"windows_{dataset}",
+        parameters={"T": cfg.datasets[dataset].T, "F": len(cfg.windows.features),
+                    "gap_days": cfg.windows.split_gap_days},
     )
     print(report.summary())
     validate.require([report])
@@ -295,6 +335,14 @@ def run_stage(
     table = counts(built)
     print(f"windows {dataset}: train {table['train']}, test {table['test']}, "
           f"{built.stats['windows_dropped_gap']} gap windows dropped ({elapsed:.1f} s)")
+    if built.split is None or not built.split.feasible:
+        reason = built.split.infeasible_reason() if built.split else "no windows"
+        raise ConfigError(f"params: windows.split_gap_days/test_fraction: dataset {dataset}: "
+                          f"{reason}")
+    cut = built.split.summary()
+    print(f"windows {dataset}: cut {cut['cut']}, gap {cut['gap_days']:g} days, test share "
+          f"{cut['achieved_fraction']} (target {cut['target_fraction']}); dropped in the "
+          f"gap {cut['dropped_in_gap']}, straddling {cut['dropped_straddling']}")
     validate_windows(built, cfg, dataset)
 
     manifest = {
@@ -303,6 +351,7 @@ def run_stage(
         "config": {**dcfg.model_dump(), **cfg.windows.model_dump(),
                    "cadence_s": cfg.tracks.cadence_s},
         "windows": table,
+        "split": cut,
         "samples": built.stats,
         "t0": {split: [str(getattr(built, split).t0.min()), str(getattr(built, split).t0.max())]
                if len(getattr(built, split)) else [] for split in SPLITS},
@@ -316,7 +365,8 @@ def run_stage(
         for split in SPLITS:
             save_windows(getattr(built, split), out_dir / f"{split}.npz")
         write_json(manifest, manifest_path)
-        tracking.log_counts({"windows": table, "samples": built.stats})
+        tracking.log_counts({"windows": table, "samples": built.stats,
+                             "split": {k: v for k, v in cut.items() if isinstance(v, dict)}})
 
 
 # --------------------------------------------------------------------------- user actions
