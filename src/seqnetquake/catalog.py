@@ -28,7 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqnetquake.config import SATELLITES, ArtificialConfig, CatalogConfig, Config, MissionConfig
+from seqnetquake.config import (
+    SATELLITES,
+    ArtificialConfig,
+    CatalogConfig,
+    Config,
+    MissionConfig,
+    ShuffleConfig,
+)
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import write_json, write_parquet
 from seqnetquake.geo import DAY_NS, haversine_km, lon_diff_deg, to_ns
@@ -201,6 +208,44 @@ def artificial_events(
     return art[OUTPUT_COLUMNS], n - len(art)
 
 
+# --------------------------------------------------------------------------- time-shuffled null
+# Benchmark control (docs/benchmark.md): the labels see real epicentres at wrong times. The
+# shift of an event depends only on its id and the params, so the simulator can undo it
+# (``null_shift_ns``) and keep the injected signal at the real times.
+def null_shift_ns(event_id: pd.Series, ncfg: ShuffleConfig, satellite: str) -> np.ndarray:
+    """Per-event shift (ns), +-U(min_shift_days, max_shift_days), keyed by the event id."""
+    import zlib
+
+    out = np.empty(len(event_id), dtype=np.int64)
+    for i, eid in enumerate(event_id.astype(str)):
+        rng = np.random.default_rng(
+            [ncfg.seed, SATELLITES.index(satellite), zlib.crc32(eid.encode())])
+        days = rng.uniform(ncfg.min_shift_days, ncfg.max_shift_days)
+        out[i] = int(round((days if rng.random() < 0.5 else -days) * DAY_NS))
+    return out
+
+
+def cyclic_shift_ns(t_ns: np.ndarray, shift_ns: np.ndarray, mission: MissionConfig) -> np.ndarray:
+    """``t + shift`` wrapped into the mission period (its inverse is ``-shift``)."""
+    start, end = _period_bounds(mission)
+    return start.value + np.mod(t_ns - start.value + shift_ns, end.value - start.value)
+
+
+def time_shuffled(
+    real: pd.DataFrame, mission: MissionConfig, ccfg: CatalogConfig, satellite: str
+) -> tuple[pd.DataFrame, int]:
+    """Real events moved in time; those landing in a real event's window dropped (count)."""
+    real = real.sort_values("time", kind="stable").reset_index(drop=True)
+    real_t = to_ns(real["time"])
+    lat, lon = real["latitude"].to_numpy(), real["longitude"].to_numpy()
+    shift = null_shift_ns(real["event_id"], ccfg.shuffle, satellite)
+    t_new = cyclic_shift_ns(real_t, shift, mission)
+    bad = _conflicts(t_new, lat, lon, real_t, lat, lon, ccfg.artificial)
+    moved = real.loc[~bad].copy()
+    moved["time"] = pd.to_datetime(t_new[~bad], utc=True).as_unit("ns")
+    return moved, int(bad.sum())
+
+
 def build_catalog(
     merged: pd.DataFrame, cfg: Config, satellite: str
 ) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -234,11 +279,16 @@ def build_catalog(
     # One stream per satellite, so adding a mission never changes another's events.
     rng = np.random.default_rng([ccfg.artificial.seed, SATELLITES.index(satellite)])
     art, shortfall = artificial_events(real, mission, ccfg.artificial, rng, f"art-{satellite}-")
+    null_dropped = None
+    if ccfg.shuffle.mode == "time_shuffled":  # benchmark control, after the artificial draw
+        real, null_dropped = time_shuffled(real, mission, ccfg, satellite)
     table = pd.concat([real, art], ignore_index=True).sort_values("time", kind="stable")
     table = table.reset_index(drop=True)
     counts = {kind: int((table["kind"] == kind).sum()) for kind in KINDS}
     counts["artificial_shortfall"] = int(shortfall)
     counts["real_total"] = int(len(real))
+    if null_dropped is not None:
+        counts["null_dropped"] = null_dropped
     return table, counts
 
 

@@ -47,6 +47,21 @@ class ArtificialConfig(_Section):
     seed: int = 42
 
 
+class ShuffleConfig(_Section):
+    """Time-shuffled null (benchmark control): real epicentres, event times moved away.
+
+    ``time_shuffled`` moves every mainshock by a shift drawn per event (``min_shift_days`` to
+    ``max_shift_days``, either sign, cyclic in the mission period); a mainshock that lands
+    inside a real event's exclusion window is dropped. The simulator undoes the shift, so
+    the injected signal stays at the real times and only the labels move (catalog.py).
+    """
+
+    mode: Literal["none", "time_shuffled"] = "none"
+    min_shift_days: float = Field(default=30.0, ge=30.0)
+    max_shift_days: float = Field(default=120.0, gt=30.0)
+    seed: int = 43
+
+
 class CatalogConfig(_Section):
     min_magnitude: float = 5.0
     # Cross-source duplicates: one event seen by two catalogues (rule in catalog.py).
@@ -58,6 +73,7 @@ class CatalogConfig(_Section):
     aftershock_box_deg: float = 2.0
     aftershock_days: float = 15.0
     artificial: ArtificialConfig = ArtificialConfig()
+    shuffle: ShuffleConfig = ShuffleConfig()
 
 
 class KpConfig(_Section):
@@ -80,6 +96,7 @@ class PrecursorConfig(_Section):
         default_factory=lambda: [1, 3, 3, 3, 3, 1, 1, 1, 3, 3, 3, 1, 2, 2, 1]
     )  # relative weight of each lead day 1..15 (clusters at 2-5, 9-11, 13-14 days)
     duration_days: float = 1.0
+    amplitude_scale: float = Field(default=1.0, ge=0.0)  # benchmark sweep; 0 = no perturbation
     footprint_scale: float = 1.0  # footprint radius = scale x Dobrovolsky radius
     equatorward_shift_deg_min: float = 0.0
     equatorward_shift_deg_max: float = 10.0
@@ -222,6 +239,15 @@ class RegistryConfig(_Section):
     gate_metric: str = "test_mcc"
 
 
+class BenchmarkConfig(_Section):
+    """Injection-recovery benchmark (docs/benchmark.md); simulated data only."""
+
+    far: float = Field(default=0.1, gt=0.0, lt=1.0)  # false-alarm rate on class-0 windows
+    bootstrap_samples: int = Field(default=1000, ge=0)
+    seed: int = 0
+    amplitude_scales: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0])
+
+
 class Config(_Section):
     data_kind: Literal["simulated", "real"] = "simulated"
     mlflow: MlflowConfig = MlflowConfig()
@@ -236,6 +262,7 @@ class Config(_Section):
     tuning: TuningConfig = TuningConfig()
     train: TrainConfig = TrainConfig()
     registry: RegistryConfig = RegistryConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
 
     @field_validator("missions")
     @classmethod

@@ -46,6 +46,18 @@ def read_inputs(catalog_path: Path, kp_path: Path) -> tuple[pd.DataFrame, pd.Dat
     return catalog[catalog["kind"] == "mainshock"].reset_index(drop=True), kp
 
 
+def unshuffle(mainshocks: pd.DataFrame, cfg: Config, satellite: str) -> pd.DataFrame:
+    """Undo ``catalog.time_shuffled``: the time-shuffled null injects at the real times."""
+    from seqnetquake.catalog import cyclic_shift_ns, null_shift_ns
+    from seqnetquake.geo import to_ns
+
+    shift = null_shift_ns(mainshocks["event_id"], cfg.catalog.shuffle, satellite)
+    real_t = cyclic_shift_ns(to_ns(mainshocks["time"]), -shift, cfg.missions[satellite])
+    out = mainshocks.copy()
+    out["time"] = pd.to_datetime(real_t, utc=True).as_unit("ns")
+    return out
+
+
 def run_stage(
     cfg: Config,
     satellite: str,
@@ -70,6 +82,8 @@ def run_stage(
         )
     writer = importlib.import_module(f"seqnetquake.sources.{satellite}").write_half_orbit
     mainshocks, kp = read_inputs(Path(catalog_path), Path(kp_path))
+    if cfg.catalog.shuffle.mode == "time_shuffled":  # the null moves labels, not the signal
+        mainshocks = unshuffle(mainshocks, cfg, satellite)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
 
