@@ -445,3 +445,24 @@ def run_metrics(run: dict[str, Any]) -> dict[str, float]:
             flat[f"{key}.{k}"] = m[k]
     return {k: float(v) for k, v in flat.items()
             if v is not None and not (isinstance(v, float) and math.isnan(v))}
+
+
+README_START = "<!-- benchmark-table:start -->"
+README_END = "<!-- benchmark-table:end -->"
+
+
+def update_readme(readme: Path, reports_dir: Path = Path("reports")) -> str:
+    """Rewrite README's Results table (between the benchmark-table markers) from the reports."""
+    summary = json.loads((reports_dir / "benchmark.json").read_text())
+    run = json.loads((reports_dir / "benchmark_details.json").read_text())["run"]
+    block = "\n".join([README_START, "", SIMULATED_WARNING, "", results_table(summary, run), "",
+                       README_END])
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise InputError(readme, "benchmark-table", f"markers {README_START} / {README_END} "
+                         "not found")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    with atomic_path(readme) as tmp:
+        tmp.write_text(head + block + tail)
+    return block
