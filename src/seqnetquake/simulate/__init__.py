@@ -8,8 +8,8 @@ Modules, one concept each: ``orbit`` (SGP4 tracks, half-orbits, magnetic latitud
 ``run_stage`` is the ``seqnetquake simulate`` DVC stage: it writes one raw file per half-orbit
 through the real-format writers (``sources.cses`` / ``sources.demeter``), so that the tracks
 stage reads simulated and real files alike, plus the injection truth beside them
-(``truth.parquet`` per perturbed sample, ``truth_events.parquet`` per shock). Only evaluation
-scoring may read the truth.
+(``truth.parquet`` per perturbed sample, ``truth_events.parquet`` per shock). Only the benchmark
+(``seqnetquake.benchmark``) reads the truth.
 """
 
 from __future__ import annotations
