@@ -282,3 +282,47 @@ def test_predictions_of_other_windows_are_refused(tmp_path, cfg, mlflow_uri):
         models / "direct" / "predictions.npz")
     with pytest.raises(InputError, match=r"direct/predictions\.npz: t0: "):
         stage.run_stage(c, models, data, tmp_path / "reports", None, log_mlflow=False)
+
+
+def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_uri, monkeypatch):
+    """The queue targets the benchmark stage; collect reads each experiment's details from its
+    git ref (as ``dvc exp run`` leaves them), times its stages from MLflow, and logs a parent
+    run with one nested run per variant."""
+    import subprocess
+
+    import mlflow
+
+    from seqnetquake.benchmark import sweep
+
+    cmds = sweep.queue_commands(cfg)
+    assert len(cmds) == 6 and all(c[:4] == ["dvc", "exp", "run", "--queue"] for c in cmds)
+    assert all(c[-1] == "benchmark" for c in cmds)
+    assert cmds[0][6:8] == ["-S", "simulate.precursor.amplitude_scale=0.0"]
+    assert any("catalog.shuffle.mode=time_shuffled" in c for c in cmds)
+    assert any("catalog.artificial.mode=location_matched" in c for c in cmds)
+
+    monkeypatch.chdir(tmp_path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    (tmp_path / "reports").mkdir()
+    run = {"amplitude_scale": 0.0, "controls": "zero_amplitude", "far": 0.1,
+           "datasets": {"07": {"ceiling_mcc": 0.0}},
+           "models": {"rf": {"mcc": 0.01, "mcc_ci_low": -0.1, "mcc_ci_high": 0.1,
+                             "recall_at_far": 0.1, "far_test": 0.1, "a50": None}}}
+    (tmp_path / sweep.DETAILS).write_text(json.dumps({"run": run}))
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "exp"], check=True)
+    subprocess.run(["git", "update-ref", "refs/exps/ab/cdef/bench-scale-0", "HEAD"], check=True)
+    with mlflow.start_run(run_name="simulate-cses"):
+        mlflow.set_tags({"stage": "simulate", "dvc_exp_name": "bench-scale-0"})
+    collected = sweep.collect(cfg, out=tmp_path / "sweep.json")
+    assert collected["variants"]["bench-scale-0"]["run"] == run
+    assert "simulate" in collected["variants"]["bench-scale-0"]["seconds"]
+    assert "bench-time-shuffled" in collected["missing"]
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    parent = [r for r in runs if r.info.run_name == "benchmark-sweep"]
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent[0].info.run_id]
+    assert len(parent) == 1 and len(nested) == 1
+    assert nested[0].data.tags["controls"] == "zero_amplitude"
+    assert nested[0].data.tags["amplitude_scale"] == "0"
+    assert nested[0].data.metrics["rf.mcc"] == pytest.approx(0.01)

@@ -320,7 +320,7 @@ def plot_efficiency(run: dict[str, Any], path: Path) -> None:
         line, = ax.plot(x, [r["recall"] for r in curve], marker="o", label=display_name(key))
         low = [r["recall_low"] if r["recall_low"] is not None else np.nan for r in curve]
         high = [r["recall_high"] if r["recall_high"] is not None else np.nan for r in curve]
-        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.08)
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.axhline(run["far"], color="red", lw=0.8, ls="--", label=f"FAR {run['far']:.0%}")
     ax.set_xscale("log")
@@ -439,10 +439,10 @@ def run_metrics(run: dict[str, Any]) -> dict[str, float]:
     for ds, d in run["datasets"].items():
         for k in ("ceiling_mcc", "ceiling_mcc_ci_low", "ceiling_mcc_ci_high",
                   "ceiling_f1_weighted", "ceiling_mcc_binary"):
-            flat[f"{ds}.{k}"] = d[k]
+            flat[f"{ds}.{k}"] = d.get(k)
     for key, m in run["models"].items():
         for k in ("mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far", "far_test", "a50"):
-            flat[f"{key}.{k}"] = m[k]
+            flat[f"{key}.{k}"] = m.get(k)
     return {k: float(v) for k, v in flat.items()
             if v is not None and not (isinstance(v, float) and math.isnan(v))}
 
