@@ -142,36 +142,43 @@ def test_far_threshold_and_a50():
 
 # --------------------------------------------------------------------------- the null
 def test_time_shuffled_null_moves_events_and_the_simulator_undoes_it(cfg):
-    from seqnetquake.catalog import time_shuffled
-    from seqnetquake.geo import DAY_NS, to_ns
+    from seqnetquake.catalog import SHUFFLE_TAG, time_shuffled
+    from seqnetquake.geo import DAY_NS, dobrovolsky_radius_km, haversine_km, to_ns
     from seqnetquake.simulate import unshuffle
 
     rng = np.random.default_rng(0)
-    n = 60
+    n = 80
     real = pd.DataFrame({
         "event_id": [f"us:{i}" for i in range(n)],
         "time": pd.to_datetime("2019-01-01", utc=True)
         + pd.to_timedelta(np.sort(rng.uniform(0, 500, n)), unit="D"),
-        "latitude": rng.uniform(-50, 50, n), "longitude": rng.uniform(-180, 180, n),
-        "depth_km": 10.0, "magnitude": 5.5, "source": "comcat", "kind": "mainshock",
+        "latitude": rng.uniform(-20, 20, n), "longitude": rng.uniform(100, 140, n),
+        "depth_km": 10.0, "magnitude": rng.uniform(5, 7, n), "source": "comcat",
+        "kind": "mainshock",
     })
     ccfg = cfg.catalog.model_copy(update={"shuffle": cfg.catalog.shuffle.model_copy(
         update={"mode": "time_shuffled"})})
     c = cfg.model_copy(update={"catalog": ccfg})
     moved, dropped = time_shuffled(real, c.missions["cses"], ccfg, "cses")
     assert len(moved) + dropped == n and len(moved) > n // 2
-    before = real.set_index("event_id").loc[moved["event_id"]]
+    assert moved["event_id"].str.contains(SHUFFLE_TAG, regex=False).all()
+    back = unshuffle(moved, c, "cses")
+    before = real.set_index("event_id").loc[back["event_id"]]
+    # the simulator recovers the real ids and times exactly
+    np.testing.assert_array_equal(to_ns(back["time"]), to_ns(before["time"]))
     shift_days = np.abs(to_ns(moved["time"]) - to_ns(before["time"])) / DAY_NS
     assert shift_days.min() >= 30
     assert (moved["latitude"].to_numpy() == before["latitude"].to_numpy()).all()
-    # outside every real event's window: no real event within 10 deg and 15 days
+    # outside every real event's window: no real event within 15 days whose Dobrovolsky disk
+    # touches the moved event's
+    radius = dobrovolsky_radius_km(real["magnitude"].to_numpy())
     for _, ev in moved.iterrows():
-        near = real[(np.abs(real["latitude"] - ev["latitude"]) <= 10)
-                    & (np.abs(((real["longitude"] - ev["longitude"] + 180) % 360) - 180) <= 10)]
-        assert (np.abs(to_ns(near["time"]) - to_ns(pd.Series([ev["time"]]))[0])
-                > 15 * DAY_NS).all()
-    back = unshuffle(moved, c, "cses")
-    np.testing.assert_array_equal(to_ns(back["time"]), to_ns(before["time"]))
+        dt = np.abs(to_ns(real["time"]) - to_ns(pd.Series([ev["time"]]))[0])
+        d = haversine_km(real["latitude"], real["longitude"], ev["latitude"], ev["longitude"])
+        assert not ((dt <= 15 * DAY_NS)
+                    & (d < radius + dobrovolsky_radius_km(ev["magnitude"]))).any()
+    with pytest.raises(InputError, match="event_id"):
+        unshuffle(real, c, "cses")  # a catalogue written without the shuffle
 
 
 # --------------------------------------------------------------------------- the stage

@@ -38,7 +38,7 @@ from seqnetquake.config import (
 )
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import write_json, write_parquet
-from seqnetquake.geo import DAY_NS, haversine_km, lon_diff_deg, to_ns
+from seqnetquake.geo import DAY_NS, dobrovolsky_radius_km, haversine_km, lon_diff_deg, to_ns
 from seqnetquake.sources.catalog_sources import read_catalog_csv
 
 OUTPUT_COLUMNS = [
@@ -209,19 +209,24 @@ def artificial_events(
 
 
 # --------------------------------------------------------------------------- time-shuffled null
-# Benchmark control (docs/benchmark.md): the labels see real epicentres at wrong times. The
-# shift of an event depends only on its id and the params, so the simulator can undo it
-# (``null_shift_ns``) and keep the injected signal at the real times.
-def null_shift_ns(event_id: pd.Series, ncfg: ShuffleConfig, satellite: str) -> np.ndarray:
-    """Per-event shift (ns), +-U(min_shift_days, max_shift_days), keyed by the event id."""
+# Benchmark control (docs/benchmark.md): the labels see real epicentres at wrong times. An
+# event's candidate shifts depend only on its id and the params, and the chosen candidate k is
+# kept in its id (``<id>~shuffled<k>``), so the simulator can undo the move
+# (``simulate.unshuffle``) and keep the injected signal at the real times.
+SHUFFLE_TAG = "~shuffled"
+
+
+def null_shifts_ns(event_id: pd.Series, ncfg: ShuffleConfig, satellite: str,
+                   tries: int) -> np.ndarray:
+    """(n, tries) candidate shifts (ns), +-U(min_shift_days, max_shift_days), keyed by id."""
     import zlib
 
-    out = np.empty(len(event_id), dtype=np.int64)
+    out = np.empty((len(event_id), tries), dtype=np.int64)
     for i, eid in enumerate(event_id.astype(str)):
         rng = np.random.default_rng(
             [ncfg.seed, SATELLITES.index(satellite), zlib.crc32(eid.encode())])
-        days = rng.uniform(ncfg.min_shift_days, ncfg.max_shift_days)
-        out[i] = int(round((days if rng.random() < 0.5 else -days) * DAY_NS))
+        days = rng.uniform(ncfg.min_shift_days, ncfg.max_shift_days, tries)
+        out[i] = np.round(np.where(rng.random(tries) < 0.5, days, -days) * DAY_NS)
     return out
 
 
@@ -231,19 +236,52 @@ def cyclic_shift_ns(t_ns: np.ndarray, shift_ns: np.ndarray, mission: MissionConf
     return start.value + np.mod(t_ns - start.value + shift_ns, end.value - start.value)
 
 
+def _window_overlaps(t_ns: np.ndarray, idx: np.ndarray, real_t: np.ndarray, lat: np.ndarray,
+                     lon: np.ndarray, radius_km: np.ndarray, window_ns: int) -> np.ndarray:
+    """True where event ``idx`` moved to ``t_ns`` would share label windows with a real event:
+    within ``window_ns`` (the ``exclusion_days`` before a shock) and Dobrovolsky disks that
+    touch. ``real_t`` sorted."""
+    lo = np.searchsorted(real_t, t_ns - window_ns, side="left")
+    hi = np.searchsorted(real_t, t_ns + window_ns, side="right")
+    bad = np.zeros(len(t_ns), dtype=bool)
+    for i in np.flatnonzero(hi > lo):
+        j = np.arange(lo[i], hi[i])
+        d = haversine_km(lat[j], lon[j], lat[idx[i]], lon[idx[i]])
+        bad[i] = bool((d < radius_km[j] + radius_km[idx[i]]).any())
+    return bad
+
+
 def time_shuffled(
     real: pd.DataFrame, mission: MissionConfig, ccfg: CatalogConfig, satellite: str
 ) -> tuple[pd.DataFrame, int]:
-    """Real events moved in time; those landing in a real event's window dropped (count)."""
+    """Real events moved >= min_shift_days, their label windows clear of every real event's.
+
+    Candidates are tried in order (``artificial.max_tries``); an event with none left is
+    dropped (count returned). Moved events are renamed ``<id>~shuffled<k>``.
+    """
     real = real.sort_values("time", kind="stable").reset_index(drop=True)
     real_t = to_ns(real["time"])
     lat, lon = real["latitude"].to_numpy(), real["longitude"].to_numpy()
-    shift = null_shift_ns(real["event_id"], ccfg.shuffle, satellite)
-    t_new = cyclic_shift_ns(real_t, shift, mission)
-    bad = _conflicts(t_new, lat, lon, real_t, lat, lon, ccfg.artificial)
-    moved = real.loc[~bad].copy()
-    moved["time"] = pd.to_datetime(t_new[~bad], utc=True).as_unit("ns")
-    return moved, int(bad.sum())
+    radius = dobrovolsky_radius_km(real["magnitude"].to_numpy(dtype=float))
+    tries = ccfg.artificial.max_tries
+    shifts = null_shifts_ns(real["event_id"], ccfg.shuffle, satellite, tries)
+    chosen = np.full(len(real), -1)
+    t_new = np.zeros(len(real), dtype=np.int64)
+    pending = np.arange(len(real))
+    for k in range(tries):
+        if not len(pending):
+            break
+        t = cyclic_shift_ns(real_t[pending], shifts[pending, k], mission)
+        ok = np.abs(t - real_t[pending]) >= ccfg.shuffle.min_shift_days * DAY_NS
+        ok &= ~_window_overlaps(t, pending, real_t, lat, lon, radius,
+                                int(ccfg.artificial.exclusion_days * DAY_NS))
+        chosen[pending[ok]], t_new[pending[ok]] = k, t[ok]
+        pending = pending[~ok]
+    keep = chosen >= 0
+    moved = real.loc[keep].copy()
+    moved["time"] = pd.to_datetime(t_new[keep], utc=True).as_unit("ns")
+    moved["event_id"] = moved["event_id"] + SHUFFLE_TAG + chosen[keep].astype(str)
+    return moved, int((~keep).sum())
 
 
 def build_catalog(

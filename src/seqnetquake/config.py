@@ -50,15 +50,15 @@ class ArtificialConfig(_Section):
 class ShuffleConfig(_Section):
     """Time-shuffled null (benchmark control): real epicentres, event times moved away.
 
-    ``time_shuffled`` moves every mainshock by a shift drawn per event (``min_shift_days`` to
-    ``max_shift_days``, either sign, cyclic in the mission period); a mainshock that lands
-    inside a real event's exclusion window is dropped. The simulator undoes the shift, so
-    the injected signal stays at the real times and only the labels move (catalog.py).
+    ``time_shuffled`` moves every real event by the first of its candidate shifts (drawn per
+    event id, +-``min_shift_days``..``max_shift_days``, cyclic in the mission period) whose label
+    window is clear of every real event's (catalog.py); the simulator undoes the move, so the
+    injected signal stays at the real times and only the labels move.
     """
 
     mode: Literal["none", "time_shuffled"] = "none"
     min_shift_days: float = Field(default=30.0, ge=30.0)
-    max_shift_days: float = Field(default=120.0, gt=30.0)
+    max_shift_days: float = Field(default=300.0, gt=30.0)
     seed: int = 43
 
 

@@ -48,13 +48,24 @@ def read_inputs(catalog_path: Path, kp_path: Path) -> tuple[pd.DataFrame, pd.Dat
 
 def unshuffle(mainshocks: pd.DataFrame, cfg: Config, satellite: str) -> pd.DataFrame:
     """Undo ``catalog.time_shuffled``: the time-shuffled null injects at the real times."""
-    from seqnetquake.catalog import cyclic_shift_ns, null_shift_ns
+    import numpy as np
+
+    from seqnetquake.catalog import SHUFFLE_TAG, cyclic_shift_ns, null_shifts_ns
     from seqnetquake.geo import to_ns
 
-    shift = null_shift_ns(mainshocks["event_id"], cfg.catalog.shuffle, satellite)
-    real_t = cyclic_shift_ns(to_ns(mainshocks["time"]), -shift, cfg.missions[satellite])
+    parts = mainshocks["event_id"].astype(str).str.rsplit(SHUFFLE_TAG, n=1, expand=True)
+    if parts.shape[1] != 2 or parts[1].isna().any():
+        raise InputError("catalog", "event_id", f"catalog.shuffle is on but an id lacks "
+                         f"'{SHUFFLE_TAG}<k>' (re-run the catalog stage)")
+    k = parts[1].astype(int).to_numpy()
+    tries = cfg.catalog.artificial.max_tries
+    shifts = null_shifts_ns(parts[0], cfg.catalog.shuffle, satellite, tries)
+    shift = shifts[np.arange(len(k)), k]
     out = mainshocks.copy()
-    out["time"] = pd.to_datetime(real_t, utc=True).as_unit("ns")
+    out["event_id"] = parts[0].to_numpy()
+    out["time"] = pd.to_datetime(
+        cyclic_shift_ns(to_ns(mainshocks["time"]), -shift, cfg.missions[satellite]), utc=True
+    ).as_unit("ns")
     return out
 
 
