@@ -320,6 +320,9 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "exp"], check=True)
     subprocess.run(["git", "update-ref", "refs/exps/ab/cdef/bench-scale-0", "HEAD"], check=True)
+    from seqnetquake import tracking
+
+    tracking.configure(cfg)  # this test's store (MLflow keeps the last experiment globally)
     with mlflow.start_run(run_name="simulate-cses"):
         mlflow.set_tags({"stage": "simulate", "dvc_exp_name": "bench-scale-0"})
     collected = sweep.collect(cfg, out=tmp_path / "sweep.json")
