@@ -40,7 +40,8 @@ from seqnetquake.metrics import event_bootstrap, format_ci
 from seqnetquake.windowset import WindowSet, load_dataset
 
 TWINS = ("zero_amplitude", "location_matched", "time_shuffled")
-TWIN_TOLERANCE = 0.05  # a twin's MCC outside 0 +- this is flagged
+TWIN_TOLERANCE = 0.05
+STAGE_ORDER = ("transfer", "direct", "base")  # a twin's MCC outside 0 +- this is flagged
 SIMULATED_WARNING = (
     "**Simulated data.** Ne/Te here are simulated (docs/simulator.md): these figures say "
     "whether a model finds the perturbations the simulator injected, nothing about real "
@@ -239,11 +240,18 @@ def _ci(m: dict[str, Any] | None) -> str:
     return format_ci(m["mcc"], m["mcc_ci_low"], m["mcc_ci_high"])
 
 
+def ordered(models: dict[str, Any]) -> list[str]:
+    """Headline models first (TL, DT, IT), then the baselines by name."""
+    head = [k for k in STAGE_ORDER if k in models]
+    return head + sorted(k for k in models if k not in STAGE_ORDER)
+
+
 def results_table(summary: dict[str, Any], run: dict[str, Any]) -> str:
     """README's Results table: model | MCC [CI] | ceiling | ratio | twins | null | A50."""
     rows = ["| model | MCC [CI] | ceiling | ratio | zero-amplitude twin | location-matched twin "
             "| null | A50 |", "|---|---|---|---|---|---|---|---|"]
-    for key, m in run["models"].items():
+    for key in ordered(run["models"]):
+        m = run["models"][key]
         ceiling = summary["datasets"][m["dataset"]]["ceiling_mcc"]
         ratio = m["mcc"] / ceiling if ceiling else None
         twin = {t: summary["twins"].get(t, {}).get(key) for t in TWINS}
