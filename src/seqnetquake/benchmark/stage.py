@@ -159,7 +159,8 @@ def event_level(metrics_path: Path) -> dict[str, float]:
     except (OSError, json.JSONDecodeError):
         return {}
     return {k: v for k, v in metrics.items()
-            if k.startswith("test_eq") and isinstance(v, (int, float))}
+            if k.startswith("test_eq") and isinstance(v, (int, float))
+            and not k.endswith(("_n_events", "_threshold"))}  # figures, not settings
 
 
 # --------------------------------------------------------------------------- merge with sweep
