@@ -269,8 +269,23 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
     # a collected sweep folds scales and twins in (the schema the README table reads)
     twin = json.loads(json.dumps(details))
     twin["amplitude_scale"], twin["controls"] = 0.0, "zero_amplitude"
-    sweep.write_text(json.dumps({"variants": {"bench-scale-0": {"run": twin}}}))
+    located = json.loads(json.dumps(details))
+    located["controls"] = "location_matched"
+    for m in located["models"].values():
+        m["mcc"], m["event_level"] = 0.0, {"test_eqa_mcc": 0.05}
+    sweep.write_text(json.dumps({"variants": {"bench-scale-0": {"run": twin},
+                                              "bench-location-matched": {"run": located}}}))
+    (models / "transfer" / "metrics.json").write_text(json.dumps({"test_eqa_mcc": 0.3,
+                                                                  "test_eqa_threshold": 0.9}))
     merged = stage.run_stage(c, models, data, reports, sweep, log_mlflow=False)
+    flagged = json.loads((reports / "benchmark_details.json").read_text())["flags"]
+    assert any("SeqNetQuake-TL: event-level test_eqa_mcc 0.300 not reproduced" in f
+               for f in flagged)
+    assert not any("threshold" in f for f in flagged)
+    tl_mcc = details["models"]["transfer"]["mcc"]
+    assert any("SeqNetQuake-TL: zero_amplitude twin" in f for f in flagged) == (
+        abs(tl_mcc) > 0.05)
+    assert merged["twins"]["location_matched"]["transfer"]["mcc"] == 0.0
     assert set(merged["models"]["transfer"]["scales"]) == {"0", "1"}
     assert set(merged["twins"]["zero_amplitude"]["rf"]) == {"mcc", "mcc_ci_low", "mcc_ci_high"}
     readme = tmp_path / "README.md"
