@@ -28,14 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqnetquake.config import (
-    SATELLITES,
-    ArtificialConfig,
-    CatalogConfig,
-    Config,
-    MissionConfig,
-    ShuffleConfig,
-)
+from seqnetquake.config import SATELLITES, ArtificialConfig, CatalogConfig, Config, MissionConfig
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import write_json, write_parquet
 from seqnetquake.geo import DAY_NS, dobrovolsky_radius_km, haversine_km, lon_diff_deg, to_ns
@@ -216,11 +209,11 @@ def artificial_events(
 SHUFFLE_TAG = "~shuffled"
 
 
-def null_shifts_ns(event_id: pd.Series, ncfg: ShuffleConfig, satellite: str,
-                   tries: int) -> np.ndarray:
-    """(n, tries) candidate shifts (ns), +-U(min_shift_days, max_shift_days), keyed by id."""
+def null_shifts_ns(event_id: pd.Series, ccfg: CatalogConfig, satellite: str) -> np.ndarray:
+    """(n, max_tries) candidate shifts (ns), +-U(min_shift_days, max_shift_days), keyed by id."""
     import zlib
 
+    ncfg, tries = ccfg.shuffle, ccfg.artificial.max_tries
     out = np.empty((len(event_id), tries), dtype=np.int64)
     for i, eid in enumerate(event_id.astype(str)):
         rng = np.random.default_rng(
@@ -264,7 +257,7 @@ def time_shuffled(
     lat, lon = real["latitude"].to_numpy(), real["longitude"].to_numpy()
     radius = dobrovolsky_radius_km(real["magnitude"].to_numpy(dtype=float))
     tries = ccfg.artificial.max_tries
-    shifts = null_shifts_ns(real["event_id"], ccfg.shuffle, satellite, tries)
+    shifts = null_shifts_ns(real["event_id"], ccfg, satellite)
     chosen = np.full(len(real), -1)
     t_new = np.zeros(len(real), dtype=np.int64)
     pending = np.arange(len(real))

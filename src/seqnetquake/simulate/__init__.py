@@ -58,8 +58,7 @@ def unshuffle(mainshocks: pd.DataFrame, cfg: Config, satellite: str) -> pd.DataF
         raise InputError("catalog", "event_id", f"catalog.shuffle is on but an id lacks "
                          f"'{SHUFFLE_TAG}<k>' (re-run the catalog stage)")
     k = parts[1].astype(int).to_numpy()
-    tries = cfg.catalog.artificial.max_tries
-    shifts = null_shifts_ns(parts[0], cfg.catalog.shuffle, satellite, tries)
+    shifts = null_shifts_ns(parts[0], cfg.catalog, satellite)
     shift = shifts[np.arange(len(k)), k]
     out = mainshocks.copy()
     out["event_id"] = parts[0].to_numpy()
