@@ -8,7 +8,7 @@ export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test install lint repro summary ui clean-outputs
+.PHONY: demo test install lint repro summary ui clean-outputs benchmark
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -29,6 +29,12 @@ summary: install
 	@$(BIN)/seqnetquake summary
 	@echo
 	@echo "MLflow UI:  make ui   (then open http://127.0.0.1:5000)"
+
+## benchmark: amplitude sweep {0, 0.5, 2, 4} and control twins as DVC experiments, collected
+## into reports/benchmark.json (docs/benchmark.md; ~60 min on 2 idle cores after `make demo`)
+benchmark: install
+	$(BIN)/seqnetquake benchmark sweep
+	$(BIN)/seqnetquake benchmark readme
 
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000

@@ -228,6 +228,44 @@ def test_injected_precursor_is_in_the_data_where_the_truth_says(cfg, kp, iri_cac
     assert truth["delta_ne_rel"].max() == pytest.approx(amplitude * 1.5, rel=0.1)  # night boost
 
 
+def test_zero_amplitude_twin_has_empty_truth_and_the_same_background(cfg, kp, iri_cache):
+    """simulate.precursor.amplitude_scale = 0 (benchmark twin): no perturbation, no truth rows,
+    and every sample otherwise identical to the default run with the same seed."""
+    _, quiet = simulate(cfg, "cses", CSES_DAY, kp, iri_cache)
+    ho = next(h for h in quiet.half_orbits if h.half == 1 and np.abs(h.lat - 20).min() < 0.2)
+    k = int(np.argmin(np.abs(ho.lat - 20)))
+    events = pd.DataFrame({
+        "event_id": ["test:m7"], "time": [pd.Timestamp(ho.time[k], tz="UTC")
+                                          + pd.Timedelta(days=2)],
+        "latitude": [ho.lat[k]], "longitude": [ho.lon[k]], "magnitude": [7.0],
+        "kind": ["mainshock"],
+    })
+    profile = [0.0] * 15
+    profile[1] = 1.0
+    on = dict(none_fraction=0.0, lead_profile=profile, duration_days=3.0)
+    sat1, default = simulate(cfg, "cses", CSES_DAY, kp, iri_cache, events, precursor=on)
+    sat0, twin = simulate(cfg, "cses", CSES_DAY, kp, iri_cache, events,
+                          precursor={**on, "amplitude_scale": 0.0})
+    _, double = simulate(cfg, "cses", CSES_DAY, kp, iri_cache, events,
+                         precursor={**on, "amplitude_scale": 2.0})
+    assert len(default.truth) > 20 and twin.truth.empty
+    assert sat0.events["injected"].tolist() == [False]
+    assert sat0.events["amplitude_ne_rel"].tolist() == [0.0]
+    assert sat1.events.drop(columns=["injected", "amplitude_ne_rel", "amplitude_te_rel"]).equals(
+        sat0.events.drop(columns=["injected", "amplitude_ne_rel", "amplitude_te_rel"]))
+    np.testing.assert_allclose(double.truth["delta_ne_rel"], 2 * default.truth["delta_ne_rel"])
+    hit = set(default.truth["time"].to_numpy(dtype="datetime64[ns]").tolist())
+    assert [h.half_orbit_id for h in twin.half_orbits] == [
+        h.half_orbit_id for h in default.half_orbits]
+    for a, b in zip(default.half_orbits, twin.half_orbits, strict=True):
+        np.testing.assert_array_equal(a.time, b.time)
+        np.testing.assert_array_equal(a.lat, b.lat)
+        clean = ~np.isin(a.time.astype("datetime64[ns]").tolist(), list(hit))
+        np.testing.assert_array_equal(a.ne_cm3[clean], b.ne_cm3[clean])
+        np.testing.assert_array_equal(a.te_k[clean], b.te_k[clean])
+    assert twin.counts["perturbed_samples"] == 0 < default.counts["perturbed_samples"]
+
+
 def test_storm_index_rises_at_once_and_recovers(cfg):
     st = cfg.simulate.storm
     start = pd.date_range("2019-01-01", periods=80, freq="3h", tz="UTC")

@@ -44,7 +44,7 @@ import pandas as pd
 from seqnetquake.config import SATELLITES, ArtificialConfig, CatalogConfig, Config, MissionConfig
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import write_json, write_parquet
-from seqnetquake.geo import DAY_NS, haversine_km, lon_diff_deg, to_ns
+from seqnetquake.geo import DAY_NS, dobrovolsky_radius_km, haversine_km, lon_diff_deg, to_ns
 from seqnetquake.sources.catalog_sources import read_catalog_csv
 
 OUTPUT_COLUMNS = [
@@ -304,6 +304,82 @@ def artificial_events(
     return art[OUTPUT_COLUMNS], n - len(art)
 
 
+# --------------------------------------------------------------------------- time-shuffled null
+# Benchmark control (docs/benchmark.md): the labels see real epicentres at wrong times. An
+# event's candidate shifts depend only on its id and the params, and the chosen candidate k is
+# kept in its id (``<id>~shuffled<k>``), so the simulator can undo the move
+# (``simulate.unshuffle``) and keep the injected signal at the real times.
+SHUFFLE_TAG = "~shuffled"
+
+
+def null_shifts_ns(event_id: pd.Series, ccfg: CatalogConfig, satellite: str) -> np.ndarray:
+    """(n, max_tries) candidate shifts (ns), +-U(min_shift_days, max_shift_days), keyed by id."""
+    import zlib
+
+    ncfg, tries = ccfg.shuffle, ccfg.artificial.max_tries
+    out = np.empty((len(event_id), tries), dtype=np.int64)
+    for i, eid in enumerate(event_id.astype(str)):
+        rng = np.random.default_rng(
+            [ncfg.seed, SATELLITES.index(satellite), zlib.crc32(eid.encode())])
+        days = rng.uniform(ncfg.min_shift_days, ncfg.max_shift_days, tries)
+        out[i] = np.round(np.where(rng.random(tries) < 0.5, days, -days) * DAY_NS)
+    return out
+
+
+def cyclic_shift_ns(t_ns: np.ndarray, shift_ns: np.ndarray, mission: MissionConfig) -> np.ndarray:
+    """``t + shift`` wrapped into the mission period (its inverse is ``-shift``)."""
+    start, end = _period_bounds(mission)
+    return start.value + np.mod(t_ns - start.value + shift_ns, end.value - start.value)
+
+
+def _window_overlaps(t_ns: np.ndarray, idx: np.ndarray, real_t: np.ndarray, lat: np.ndarray,
+                     lon: np.ndarray, radius_km: np.ndarray, window_ns: int) -> np.ndarray:
+    """True where event ``idx`` moved to ``t_ns`` would share label windows with a real event:
+    within ``window_ns`` (the ``exclusion_days`` before a shock) and Dobrovolsky disks that
+    touch. ``real_t`` sorted."""
+    lo = np.searchsorted(real_t, t_ns - window_ns, side="left")
+    hi = np.searchsorted(real_t, t_ns + window_ns, side="right")
+    bad = np.zeros(len(t_ns), dtype=bool)
+    for i in np.flatnonzero(hi > lo):
+        j = np.arange(lo[i], hi[i])
+        d = haversine_km(lat[j], lon[j], lat[idx[i]], lon[idx[i]])
+        bad[i] = bool((d < radius_km[j] + radius_km[idx[i]]).any())
+    return bad
+
+
+def time_shuffled(
+    real: pd.DataFrame, mission: MissionConfig, ccfg: CatalogConfig, satellite: str
+) -> tuple[pd.DataFrame, int]:
+    """Real events moved >= min_shift_days, their label windows clear of every real event's.
+
+    Candidates are tried in order (``artificial.max_tries``); an event with none left is
+    dropped (count returned). Moved events are renamed ``<id>~shuffled<k>``.
+    """
+    real = real.sort_values("time", kind="stable").reset_index(drop=True)
+    real_t = to_ns(real["time"])
+    lat, lon = real["latitude"].to_numpy(), real["longitude"].to_numpy()
+    radius = dobrovolsky_radius_km(real["magnitude"].to_numpy(dtype=float))
+    tries = ccfg.artificial.max_tries
+    shifts = null_shifts_ns(real["event_id"], ccfg, satellite)
+    chosen = np.full(len(real), -1)
+    t_new = np.zeros(len(real), dtype=np.int64)
+    pending = np.arange(len(real))
+    for k in range(tries):
+        if not len(pending):
+            break
+        t = cyclic_shift_ns(real_t[pending], shifts[pending, k], mission)
+        ok = np.abs(t - real_t[pending]) >= ccfg.shuffle.min_shift_days * DAY_NS
+        ok &= ~_window_overlaps(t, pending, real_t, lat, lon, radius,
+                                int(ccfg.artificial.exclusion_days * DAY_NS))
+        chosen[pending[ok]], t_new[pending[ok]] = k, t[ok]
+        pending = pending[~ok]
+    keep = chosen >= 0
+    moved = real.loc[keep].copy()
+    moved["time"] = pd.to_datetime(t_new[keep], utc=True).as_unit("ns")
+    moved["event_id"] = moved["event_id"] + SHUFFLE_TAG + chosen[keep].astype(str)
+    return moved, int((~keep).sum())
+
+
 def build_catalog(
     merged: pd.DataFrame, cfg: Config, satellite: str
 ) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -333,6 +409,9 @@ def build_catalog(
     # One stream per satellite, so adding a mission never changes another's events.
     rng = np.random.default_rng([ccfg.artificial.seed, SATELLITES.index(satellite)])
     art, shortfall = artificial_events(real, mission, ccfg.artificial, rng, f"art-{satellite}-")
+    null_dropped = None
+    if ccfg.shuffle.mode == "time_shuffled":  # benchmark control, after the artificial draw
+        real, null_dropped = time_shuffled(real, mission, ccfg, satellite)
     table = pd.concat([real, art], ignore_index=True).sort_values("time", kind="stable")
     table = table.reset_index(drop=True)
     counts = {kind: int((table["kind"] == kind).sum()) for kind in KINDS}
@@ -340,6 +419,8 @@ def build_catalog(
     counts["real_total"] = int(len(real))
     counts["declustering"] = {"method": ccfg.declustering.method, **{
         m: declustering_report(quakes, parent) for m, parent in parents.items()}}
+    if null_dropped is not None:
+        counts["null_dropped"] = null_dropped
     return table, counts
 
 

@@ -331,6 +331,67 @@ def evaluate(
     typer.echo(f"wrote {reports_dir / 'metrics.json'}, {reports_dir / 'tables'}")
 
 
+# --------------------------------------------------------------------------- benchmark
+# The only command that touches the injection truth; seqnetquake.benchmark is imported inside
+# these functions only (tests/test_benchmark.py checks that nothing else imports it).
+benchmark_app = typer.Typer(help="Injection-recovery benchmark on simulated data "
+                            "(docs/benchmark.md).", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("run")
+@_guard
+def benchmark_run(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    models_dir: Annotated[Path, typer.Option(help="Trained stages' folder.")] = Path("models"),
+    data_dir: Annotated[Path, typer.Option(help="Windows folder.")] = Path("data/processed"),
+    reports_dir: Annotated[Path, typer.Option(help="Where benchmark.* go.")] = Path("reports"),
+    sweep: Annotated[Path, typer.Option(help="Collected sweep (benchmark collect).")] = Path(
+        "reports/benchmark_sweep.json"),
+) -> None:
+    """The benchmark stage: truth ceiling and detection efficiency of every trained model."""
+    from seqnetquake.benchmark import stage
+
+    try:
+        stage.run_stage(_config(params), models_dir, data_dir, reports_dir, sweep)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {reports_dir / 'benchmark.json'}, {reports_dir / 'benchmark.md'}")
+
+
+@benchmark_app.command("sweep")
+@_guard
+def benchmark_sweep(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    dry: Annotated[bool, typer.Option(help="Print the commands only.")] = False,
+) -> None:
+    """Amplitude sweep and control twins as DVC experiments, collected (make benchmark)."""
+    from seqnetquake.benchmark import sweep
+
+    sweep.run_sweep(_config(params), dry=dry)
+
+
+@benchmark_app.command("collect")
+@_guard
+def benchmark_collect(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Collect the sweep's experiments into reports/benchmark_sweep.json (+ MLflow runs)."""
+    from seqnetquake.benchmark import sweep
+
+    sweep.collect(_config(params))
+
+
+@benchmark_app.command("readme")
+@_guard
+def benchmark_readme(
+    readme: Annotated[Path, typer.Option(help="README to update.")] = Path("README.md"),
+    reports_dir: Annotated[Path, typer.Option(help="benchmark.json folder.")] = Path("reports"),
+) -> None:
+    """Rebuild README's Results table from reports/benchmark.json."""
+    from seqnetquake.benchmark import stage
+
+    typer.echo(stage.update_readme(readme, reports_dir))
+
+
 @app.command()
 @_guard
 def register(

@@ -55,6 +55,19 @@ class DeclusteringConfig(_Section):
     method: Literal["paper", "gardner_knopoff"] = "gardner_knopoff"
     # Foreshock window as a share of the aftershock window (HMTK's fs_time_prop).
     foreshock_time_fraction: float = Field(default=1.0, ge=0, le=1)
+class ShuffleConfig(_Section):
+    """Time-shuffled null (benchmark control): real epicentres, event times moved away.
+
+    ``time_shuffled`` moves every real event by the first of its candidate shifts (drawn per
+    event id, +-``min_shift_days``..``max_shift_days``, cyclic in the mission period) whose label
+    window is clear of every real event's (catalog.py); the simulator undoes the move, so the
+    injected signal stays at the real times and only the labels move.
+    """
+
+    mode: Literal["none", "time_shuffled"] = "none"
+    min_shift_days: float = Field(default=30.0, ge=30.0)
+    max_shift_days: float = Field(default=300.0, gt=30.0)
+    seed: int = 43
 
 
 class CatalogConfig(_Section):
@@ -69,6 +82,7 @@ class CatalogConfig(_Section):
     aftershock_days: float = 15.0  # declustering.method paper
     declustering: DeclusteringConfig = DeclusteringConfig()
     artificial: ArtificialConfig = ArtificialConfig()
+    shuffle: ShuffleConfig = ShuffleConfig()
 
 
 class KpConfig(_Section):
@@ -91,6 +105,7 @@ class PrecursorConfig(_Section):
         default_factory=lambda: [1, 3, 3, 3, 3, 1, 1, 1, 3, 3, 3, 1, 2, 2, 1]
     )  # relative weight of each lead day 1..15 (clusters at 2-5, 9-11, 13-14 days)
     duration_days: float = 1.0
+    amplitude_scale: float = Field(default=1.0, ge=0.0)  # benchmark sweep; 0 = no perturbation
     footprint_scale: float = 1.0  # footprint radius = scale x Dobrovolsky radius
     equatorward_shift_deg_min: float = 0.0
     equatorward_shift_deg_max: float = 10.0
@@ -246,6 +261,15 @@ class RegistryConfig(_Section):
     gate_metric: str = "val_mcc"  # a validation metric: the gate never reads the test set
 
 
+class BenchmarkConfig(_Section):
+    """Injection-recovery benchmark (docs/benchmark.md); simulated data only."""
+
+    far: float = Field(default=0.1, gt=0.0, lt=1.0)  # false-alarm rate on class-0 windows
+    bootstrap_samples: int = Field(default=1000, ge=0)
+    seed: int = 0
+    amplitude_scales: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0])
+
+
 class Config(_Section):
     data_kind: Literal["simulated", "real"] = "simulated"
     mlflow: MlflowConfig = MlflowConfig()
@@ -261,6 +285,7 @@ class Config(_Section):
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     registry: RegistryConfig = RegistryConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
 
     @field_validator("missions")
     @classmethod

@@ -69,6 +69,10 @@ def render(cfg: Config, root: Path) -> str:
         path = reports / "tables" / name
         if path.exists():
             parts += ["", f"## {title}", path.read_text().strip()]
+    bench = reports / "benchmark.md"  # the benchmark stage's report (docs/benchmark.md)
+    if bench.exists():
+        body = bench.read_text().split("\n", 1)[-1].strip()
+        parts += ["", "## Injection-recovery benchmark (truth ceiling, detection efficiency)", body]
     registry = _read_json(reports / "registry.json")
     if registry:
         parts += ["", "## Registered models", json.dumps(registry, indent=2)]

@@ -8,8 +8,8 @@ Modules, one concept each: ``orbit`` (SGP4 tracks, half-orbits, magnetic latitud
 ``run_stage`` is the ``seqnetquake simulate`` DVC stage: it writes one raw file per half-orbit
 through the real-format writers (``sources.cses`` / ``sources.demeter``), so that the tracks
 stage reads simulated and real files alike, plus the injection truth beside them
-(``truth.parquet`` per perturbed sample, ``truth_events.parquet`` per shock). Only evaluation
-scoring may read the truth.
+(``truth.parquet`` per perturbed sample, ``truth_events.parquet`` per shock). Only the benchmark
+(``seqnetquake.benchmark``) reads the truth.
 """
 
 from __future__ import annotations
@@ -46,6 +46,28 @@ def read_inputs(catalog_path: Path, kp_path: Path) -> tuple[pd.DataFrame, pd.Dat
     return catalog[catalog["kind"] == "mainshock"].reset_index(drop=True), kp
 
 
+def unshuffle(mainshocks: pd.DataFrame, cfg: Config, satellite: str) -> pd.DataFrame:
+    """Undo ``catalog.time_shuffled``: the time-shuffled null injects at the real times."""
+    import numpy as np
+
+    from seqnetquake.catalog import SHUFFLE_TAG, cyclic_shift_ns, null_shifts_ns
+    from seqnetquake.geo import to_ns
+
+    parts = mainshocks["event_id"].astype(str).str.rsplit(SHUFFLE_TAG, n=1, expand=True)
+    if parts.shape[1] != 2 or parts[1].isna().any():
+        raise InputError("catalog", "event_id", f"catalog.shuffle is on but an id lacks "
+                         f"'{SHUFFLE_TAG}<k>' (re-run the catalog stage)")
+    k = parts[1].astype(int).to_numpy()
+    shifts = null_shifts_ns(parts[0], cfg.catalog, satellite)
+    shift = shifts[np.arange(len(k)), k]
+    out = mainshocks.copy()
+    out["event_id"] = parts[0].to_numpy()
+    out["time"] = pd.to_datetime(
+        cyclic_shift_ns(to_ns(mainshocks["time"]), -shift, cfg.missions[satellite]), utc=True
+    ).as_unit("ns")
+    return out
+
+
 def run_stage(
     cfg: Config,
     satellite: str,
@@ -70,6 +92,8 @@ def run_stage(
         )
     writer = importlib.import_module(f"seqnetquake.sources.{satellite}").write_half_orbit
     mainshocks, kp = read_inputs(Path(catalog_path), Path(kp_path))
+    if cfg.catalog.shuffle.mode == "time_shuffled":  # the null moves labels, not the signal
+        mainshocks = unshuffle(mainshocks, cfg, satellite)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
 

@@ -103,7 +103,8 @@ def draw_events(
         * np.exp(cfg.ne_amplitude_sigma * z_amp)
         * np.maximum(0.0, 1.0 + cfg.magnitude_slope * (magnitude - 5.0))
     )
-    amplitude = np.where(injected, amplitude, 0.0)
+    amplitude = np.where(injected, amplitude * cfg.amplitude_scale, 0.0)
+    injected &= cfg.amplitude_scale > 0  # the zero-amplitude twin writes no perturbation
     te_sign = np.where(u_sign < 0.5, -1.0, 1.0)
     lead_day = days[
         np.minimum(np.searchsorted(np.cumsum(weights), u_lead, side="right"), len(days) - 1)

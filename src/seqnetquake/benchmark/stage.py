@@ -1,0 +1,477 @@
+"""The ``benchmark`` DVC stage: truth ceiling and detection efficiency of the trained models.
+
+Reads the windows (``data/processed/<dataset>/``), every training stage's ``predictions.npz``
+and the injection truth beside the raw files; writes
+
+- ``reports/benchmark.json`` (DVC metrics): per dataset ``ceiling_mcc``; per model and
+  amplitude scale ``mcc``, ``mcc_ci_low``, ``mcc_ci_high``, ``recall_at_far``; per model
+  ``a50``; per twin (``zero_amplitude``, ``location_matched``, ``time_shuffled``) and model
+  ``mcc`` with its interval. Scales other than this run's and the twins come from the sweep
+  file (``reports/benchmark_sweep.json``, written by ``seqnetquake benchmark collect``);
+- ``reports/benchmark_details.json``: this run's curves and counts (what the sweep collects);
+- ``reports/benchmark.md`` and ``reports/plots/benchmark/`` (figures, curve CSVs);
+- ``reports/benchmark/windows_<dataset>_<split>.parquet``: per test window its label, oracle
+  label, injected amplitude and each model's P(seismic) and prediction, side by side.
+
+Validation windows are re-cut from ``train.npz`` exactly as training cut them
+(``WindowSet.chronological_split``) and checked against ``y_val``/``event_id_val``; test windows
+are checked against ``t0``/``y``. One MLflow run, tags ``data_kind``, ``amplitude_scale``,
+``controls``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqnetquake.benchmark import efficiency as eff
+from seqnetquake.benchmark.truth import read_truth, window_truth
+from seqnetquake.config import Config
+from seqnetquake.errors import InputError
+from seqnetquake.evaluate import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
+from seqnetquake.fileio import atomic_path, write_json
+from seqnetquake.metrics import event_bootstrap, format_ci
+from seqnetquake.windowset import WindowSet, load_dataset
+
+TWINS = ("zero_amplitude", "location_matched", "time_shuffled")
+TWIN_TOLERANCE = 0.05
+STAGE_ORDER = ("transfer", "direct", "base")  # a twin's MCC outside 0 +- this is flagged
+SIMULATED_WARNING = (
+    "**Simulated data.** Ne/Te here are simulated (docs/simulator.md): these figures say "
+    "whether a model finds the perturbations the simulator injected, nothing about real "
+    "earthquakes."
+)
+
+
+def controls(cfg: Config) -> str:
+    """Which control this run is: none, or one of the twins."""
+    if cfg.simulate.precursor.amplitude_scale == 0:
+        return "zero_amplitude"
+    if cfg.catalog.artificial.mode == "location_matched":
+        return "location_matched"
+    if cfg.catalog.shuffle.mode == "time_shuffled":
+        return "time_shuffled"
+    return "none"
+
+
+def scale_key(scale: float) -> str:
+    return f"{float(scale):g}"
+
+
+def model_names(found: dict[str, Any]) -> dict[str, Path]:
+    """Flat {model key: predictions path}; baselines by their name."""
+    flat = {k: v for k, v in found.items() if k != "baselines"}
+    flat.update(found.get("baselines", {}))
+    return flat
+
+
+def display_name(key: str) -> str:
+    return STAGE_MODELS.get(key) or BASELINE_NAMES.get(key, key)
+
+
+def model_dataset(cfg: Config, key: str) -> str:
+    return cfg.train.base_dataset if key == "base" else cfg.train.target_dataset
+
+
+# --------------------------------------------------------------------------- joins
+def check_test(pred: Predictions, test: WindowSet, path: Path) -> None:
+    """Predictions must be of the test windows, in order."""
+    if len(pred.y) != len(test):
+        raise InputError(path, "y", f"{len(pred.y)} predictions for {len(test)} test windows")
+    same_t0 = np.array_equal(np.asarray(pred.t0, dtype="datetime64[ns]"),
+                             np.asarray(test.t0, dtype="datetime64[ns]"))
+    if not same_t0 or not np.array_equal(pred.y, test.y):
+        raise InputError(path, "t0", "predictions are not of this dataset's test windows")
+
+
+def check_val(pred: Predictions, val: WindowSet, path: Path) -> None:
+    """Validation predictions must be of the windows training cut off as validation."""
+    if len(pred.y_val) != len(val) or not np.array_equal(pred.y_val, val.y) or not (
+            np.array_equal(np.asarray(pred.event_id_val).astype(str), val.event_id.astype(str))):
+        raise InputError(path, "y_val", "not the validation split of train.npz "
+                         "(tuning.validation_fraction changed since training?)")
+
+
+# --------------------------------------------------------------------------- the run
+def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any]:
+    """This run's ceilings and per-model detection figures (plus the window tables)."""
+    bcfg = cfg.benchmark
+    found = model_names(stage_predictions(models_dir))
+    if not found:
+        raise FileNotFoundError(f"{models_dir}: no */predictions.npz to benchmark")
+    datasets: dict[str, Any] = {}
+    windows: dict[str, pd.DataFrame] = {}
+    cache: dict[str, Any] = {}
+    for ds in sorted({model_dataset(cfg, k) for k in found}):
+        satellite = cfg.datasets[ds].satellite
+        truth = read_truth(cfg.tracks.raw_dirs[satellite])
+        train, test = load_dataset(data_dir / ds)
+        _, val = train.chronological_split(cfg.tuning.validation_fraction)
+        wt = {name: window_truth(ws.t0, ws.half_orbit_id, ws.T, cfg.tracks.cadence_s, truth)
+              for name, ws in (("train", train), ("val", val), ("test", test))}
+        splits = {name: eff.ceiling(ws.y, wt[name].injected, ws.event_id,
+                                    n_samples=bcfg.bootstrap_samples, seed=bcfg.seed)
+                  for name, ws in (("train", train), ("test", test))}
+        datasets[ds] = {"satellite": satellite, **splits["test"], "splits": splits}
+        cache[ds] = (test, val, wt)
+        windows[ds] = pd.DataFrame({
+            "t0": pd.to_datetime(test.t0, utc=True), "half_orbit_id": test.half_orbit_id,
+            "event_id": test.event_id.astype(str), "y": test.y,
+            "oracle": eff.oracle_labels(test.y, wt["test"].injected),
+            "injected": wt["test"].injected, "amplitude_ne_rel": wt["test"].amplitude,
+            "truth_event_id": wt["test"].truth_event,
+        })
+    models: dict[str, Any] = {}
+    for key, path in found.items():
+        ds = model_dataset(cfg, key)
+        test, val, wt = cache[ds]
+        pred = Predictions.load(path)
+        check_test(pred, test, path)
+        check_val(pred, val, path)
+        hard = np.asarray(pred.proba).argmax(axis=1)
+        boot = event_bootstrap(pred.y, hard, pred.event_id, n_samples=bcfg.bootstrap_samples,
+                               seed=bcfg.seed)
+        oracle_test = eff.oracle_labels(test.y, wt["test"].injected)
+        det = eff.detection(
+            pred.proba_val[:, 1], (val.y == 0) & ~wt["val"].injected, pred.proba[:, 1],
+            oracle_test == 1, (test.y == 0) & ~wt["test"].injected, wt["test"].amplitude,
+            wt["test"].truth_event, bcfg.far, n_samples=bcfg.bootstrap_samples, seed=bcfg.seed)
+        models[key] = {"dataset": ds, "name": display_name(key),
+                       **{k: boot[k] for k in ("mcc", "mcc_ci_low", "mcc_ci_high")},
+                       **det, "event_level": event_level(path.parent / "metrics.json")}
+        windows[ds][f"p_seismic_{key}"] = pred.proba[:, 1]
+        windows[ds][f"pred_{key}"] = hard
+    return {"amplitude_scale": cfg.simulate.precursor.amplitude_scale,
+            "controls": controls(cfg), "far": bcfg.far, "datasets": datasets,
+            "models": models, "_windows": windows}
+
+
+def event_level(metrics_path: Path) -> dict[str, float]:
+    """The training stage's test event-level figures (``test_eq*``), for the twin check."""
+    try:
+        metrics = json.loads(metrics_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {k: v for k, v in metrics.items()
+            if k.startswith("test_eq") and isinstance(v, (int, float))
+            and not k.endswith(("_n_events", "_threshold"))}  # figures, not settings
+
+
+# --------------------------------------------------------------------------- merge with sweep
+def read_sweep(path: Path | None) -> dict[str, Any]:
+    if path is None or not Path(path).exists():
+        return {"variants": {}}
+    try:
+        sweep = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(path, "file", f"not JSON: {exc}") from exc
+    if not isinstance(sweep.get("variants"), dict):
+        raise InputError(path, "variants", "expected an object of sweep variants")
+    return sweep
+
+
+def summarise(run: dict[str, Any], sweep: dict[str, Any]) -> dict[str, Any]:
+    """benchmark.json: this run plus every collected sweep variant (issue 9 schema)."""
+    runs = [run] + [v["run"] for v in sweep["variants"].values() if "run" in v]
+    out: dict[str, Any] = {"far": run["far"], "datasets": {}, "models": {}, "twins": {},
+                           "ceiling_by_scale": {}}
+    for ds, d in run["datasets"].items():
+        out["datasets"][ds] = {k: d[k] for k in (
+            "ceiling_mcc", "ceiling_mcc_ci_low", "ceiling_mcc_ci_high", "ceiling_f1_weighted",
+            "ceiling_f1_weighted_ci_low", "ceiling_f1_weighted_ci_high", "ceiling_mcc_binary",
+            "class1_injected_share")}
+    curves: dict[str, list] = {}
+    for r in runs:
+        scale = scale_key(r["amplitude_scale"])
+        if r["controls"] in ("none", "zero_amplitude"):
+            for ds, d in r["datasets"].items():
+                out["ceiling_by_scale"].setdefault(ds, {})[scale] = d["ceiling_mcc"]
+            for key, m in r["models"].items():
+                entry = out["models"].setdefault(key, {"a50": None, "scales": {}})
+                entry["scales"][scale] = {k: m[k] for k in (
+                    "mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far")}
+                curves.setdefault(key, []).append(m["curve"])
+        if r["controls"] != "none":
+            for key, m in r["models"].items():
+                out["twins"].setdefault(r["controls"], {})[key] = {
+                    k: m[k] for k in ("mcc", "mcc_ci_low", "mcc_ci_high")}
+    for key, entry in out["models"].items():
+        entry["a50"] = eff.a50(eff.pooled_curve(curves.get(key, [])))
+    return out
+
+
+def flags(summary: dict[str, Any], run: dict[str, Any], sweep: dict[str, Any]) -> list[str]:
+    """Twins outside 0 +- 0.05; event-level figures the location-matched twin does not keep."""
+    out = []
+    for twin, per_model in summary["twins"].items():
+        for key, m in per_model.items():
+            if m["mcc"] is not None and abs(m["mcc"]) > TWIN_TOLERANCE:
+                out.append(f"{display_name(key)}: {twin} twin MCC {m['mcc']:.3f} is outside "
+                           f"0 +- {TWIN_TOLERANCE}")
+    located = [v["run"] for v in sweep["variants"].values()
+               if v.get("run", {}).get("controls") == "location_matched"]
+    for twin_run in located:
+        for key, m in run["models"].items():
+            twin_eq = twin_run["models"].get(key, {}).get("event_level", {})
+            for name, value in m.get("event_level", {}).items():
+                other = twin_eq.get(name)
+                if other is not None and value is not None and value - other > TWIN_TOLERANCE:
+                    out.append(f"{display_name(key)}: event-level {name} {value:.3f} not "
+                               f"reproduced by the location-matched twin ({other:.3f})")
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def _fmt(value: Any, digits: int = 2) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else (
+        f"{value:.{digits}f}")
+
+
+def _ci(m: dict[str, Any] | None) -> str:
+    if not m or m.get("mcc") is None:
+        return "n/a"
+    if m.get("mcc_ci_low") is None or m.get("mcc_ci_high") is None:
+        return _fmt(m["mcc"])
+    return format_ci(m["mcc"], m["mcc_ci_low"], m["mcc_ci_high"])
+
+
+def ordered(models: dict[str, Any]) -> list[str]:
+    """Headline models first (TL, DT, IT), then the baselines by name."""
+    head = [k for k in STAGE_ORDER if k in models]
+    return head + sorted(k for k in models if k not in STAGE_ORDER)
+
+
+def results_table(summary: dict[str, Any], run: dict[str, Any]) -> str:
+    """README's Results table: model | MCC [CI] | ceiling | ratio | twins | null | A50."""
+    rows = ["| model | MCC [CI] | ceiling | ratio | zero-amplitude twin | location-matched twin "
+            "| null | A50 |", "|---|---|---|---|---|---|---|---|"]
+    for key in ordered(run["models"]):
+        m = run["models"][key]
+        ceiling = summary["datasets"][m["dataset"]]["ceiling_mcc"]
+        ratio = m["mcc"] / ceiling if ceiling else None
+        twin = {t: summary["twins"].get(t, {}).get(key) for t in TWINS}
+        a50 = summary["models"].get(key, {}).get("a50")
+        rows.append(f"| {display_name(key)} | {_ci(m)} | {_fmt(ceiling)} | {_fmt(ratio)} | "
+                    f"{_ci(twin['zero_amplitude'])} | {_ci(twin['location_matched'])} | "
+                    f"{_ci(twin['time_shuffled'])} | {_fmt(a50, 3)} |")
+    return "\n".join(rows)
+
+
+def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: list[str],
+                   path: Path, cfg: Config) -> None:
+    lines = ["# Injection-recovery benchmark", "", SIMULATED_WARNING, "",
+             f"This run: amplitude scale {run['amplitude_scale']:g}, controls "
+             f"`{run['controls']}`; false-alarm rate {run['far']:.0%} on class-0 windows "
+             "(threshold chosen on validation). Window MCC with event-bootstrap 95 % intervals; "
+             "ceiling = the oracle that knows which windows hold injected samples; "
+             "A50 = injected |dNe/Ne| at which recall reaches 50 % (pooled over the amplitude "
+             "sweep when collected). docs/benchmark.md explains every column.", "",
+             results_table(summary, run), "", "## Truth ceiling (oracle labels)", "",
+             "| dataset | split | windows | injected | class-1 windows injected | ceiling MCC "
+             "[CI] | 0-vs-1 MCC | ceiling F1 [CI] |", "|---|---|---|---|---|---|---|---|"]
+    for ds, d in run["datasets"].items():
+        for split, c in d["splits"].items():
+            mcc = format_ci(c["ceiling_mcc"], c["ceiling_mcc_ci_low"], c["ceiling_mcc_ci_high"])
+            f1 = format_ci(c["ceiling_f1_weighted"], c["ceiling_f1_weighted_ci_low"],
+                           c["ceiling_f1_weighted_ci_high"])
+            lines.append(
+                f"| {ds} ({d['satellite']}) | {split} | {int(c['n_windows'])} | "
+                f"{int(c['n_injected'])} | {_fmt(c['class1_injected_share'])} | {mcc} | "
+                f"{_fmt(c['ceiling_mcc_binary'])} | {f1} |")
+    lines += ["", f"## Detection efficiency at {run['far']:.0%} false alarms", "",
+              "| model | recall at FAR | test FAR | injected test windows | A50 (this run) |",
+              "|---|---|---|---|---|"]
+    for key, m in run["models"].items():
+        lines.append(f"| {display_name(key)} | {_fmt(m['recall_at_far'])} | "
+                     f"{_fmt(m['far_test'])} | {m['n_injected_test']} | {_fmt(m['a50'], 3)} |")
+    lines += ["", "Recall per amplitude bin (event-bootstrap 95 % band):", "",
+              "| model | " + " | ".join(["|dNe/Ne| bin", "windows", "recall [band]"]) + " |",
+              "|---|---|---|---|"]
+    for key, m in run["models"].items():
+        for r in m["curve"]:
+            high = "inf" if r["bin_high"] is None else f"{r['bin_high']:g}"
+            band = (f" [{_fmt(r['recall_low'])}, {_fmt(r['recall_high'])}]"
+                    if r["recall_low"] is not None else "")
+            lines.append(f"| {display_name(key)} | {r['bin_low']:g}-{high} | {r['n']} | "
+                         f"{_fmt(r['recall'])}{band} |")
+    if summary["models"] and any(len(e["scales"]) > 1 for e in summary["models"].values()):
+        scales = sorted({s for e in summary["models"].values() for s in e["scales"]}, key=float)
+        lines += ["", "## Amplitude sweep (window MCC)", "",
+                  "| model | " + " | ".join(f"scale {s}" for s in scales) + " | A50 (pooled) |",
+                  "|---" * (len(scales) + 2) + "|"]
+        for key, e in summary["models"].items():
+            lines.append(f"| {display_name(key)} | " + " | ".join(
+                _ci(e["scales"].get(s)) for s in scales) + f" | {_fmt(e['a50'], 3)} |")
+    lines += ["", "## Flags", ""]
+    lines += [f"- {f}" for f in flag_lines] or ["- none (or no twins collected yet: "
+                                                "`make benchmark`)"]
+    lines += ["", "Figures: plots/benchmark/efficiency.png (recall vs amplitude), "
+              "plots/benchmark/mcc_vs_scale.png (MCC vs amplitude scale, ceiling line).", ""]
+    path.write_text("\n".join(lines))
+
+
+def plot_efficiency(run: dict[str, Any], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    for key, m in run["models"].items():
+        curve = [r for r in m["curve"] if r["n"] >= eff.MIN_BIN_WINDOWS]
+        if not curve:
+            continue
+        x = [r["amplitude"] for r in curve]
+        line, = ax.plot(x, [r["recall"] for r in curve], marker="o", label=display_name(key))
+        low = [r["recall_low"] if r["recall_low"] is not None else np.nan for r in curve]
+        high = [r["recall_high"] if r["recall_high"] is not None else np.nan for r in curve]
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.08)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.axhline(run["far"], color="red", lw=0.8, ls="--", label=f"FAR {run['far']:.0%}")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("injected |dNe/Ne| in the window (max)")
+    ax.set_ylabel("recall of injected windows")
+    ax.set_title(f"Detection efficiency (simulated; scale {run['amplitude_scale']:g})",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=110)
+
+
+def plot_mcc_vs_scale(summary: dict[str, Any], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    for key, e in summary["models"].items():
+        scales = sorted(e["scales"], key=float)
+        x = [float(s) for s in scales]
+        y = [e["scales"][s]["mcc"] for s in scales]
+        lo = [e["scales"][s]["mcc_ci_low"] for s in scales]
+        hi = [e["scales"][s]["mcc_ci_high"] for s in scales]
+        line, = ax.plot(x, y, marker="o", label=display_name(key))
+        ax.fill_between(x, [np.nan if v is None else v for v in lo],
+                        [np.nan if v is None else v for v in hi], color=line.get_color(),
+                        alpha=0.12)
+    for ds, by_scale in summary["ceiling_by_scale"].items():
+        scales = sorted(by_scale, key=float)
+        ax.plot([float(s) for s in scales], [by_scale[s] for s in scales], color="black",
+                ls="--", label=f"ceiling ({ds})")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("simulate.precursor.amplitude_scale")
+    ax.set_ylabel("window MCC (test)")
+    ax.set_title("MCC vs injected amplitude scale (simulated)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=110)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items() if not str(k).startswith("_")}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if math.isnan(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def run_stage(cfg: Config, models_dir: str | Path = "models",
+              data_dir: str | Path = "data/processed", reports_dir: str | Path = "reports",
+              sweep_path: str | Path | None = "reports/benchmark_sweep.json",
+              log_mlflow: bool = True) -> dict[str, Any]:
+    """Benchmark every trained model of this run; write the reports; log one MLflow run."""
+    models_dir, data_dir, reports_dir = Path(models_dir), Path(data_dir), Path(reports_dir)
+    if cfg.data_kind != "simulated":
+        payload = {"data_kind": cfg.data_kind, "note": "no injection truth: real data"}
+        write_json(payload, reports_dir / "benchmark.json")
+        write_json(payload, reports_dir / "benchmark_details.json")
+        (reports_dir / "benchmark.md").write_text(
+            "# Injection-recovery benchmark\n\nNot applicable: data_kind is real (no truth).\n")
+        for sub in ("plots/benchmark", "benchmark"):
+            with atomic_path(reports_dir / sub) as tmp:
+                tmp.mkdir()
+        return payload
+    run = evaluate_run(cfg, models_dir, data_dir)
+    sweep = read_sweep(Path(sweep_path) if sweep_path else None)
+    summary = summarise(run, sweep)
+    flag_lines = flags(summary, run, sweep)
+    payload = _json_safe({"data_kind": cfg.data_kind, **summary})
+    details = _json_safe({"data_kind": cfg.data_kind, "run": run, "flags": flag_lines})
+    with contextlib.ExitStack() as stack:
+        plots = stack.enter_context(atomic_path(reports_dir / "plots" / "benchmark"))
+        tables = stack.enter_context(atomic_path(reports_dir / "benchmark"))
+        plots.mkdir()
+        tables.mkdir()
+        plot_efficiency(run, plots / "efficiency.png")
+        plot_mcc_vs_scale(summary, plots / "mcc_vs_scale.png")
+        for key, m in run["models"].items():
+            pd.DataFrame(m["curve"]).to_csv(plots / f"efficiency_{key}.csv", index=False,
+                                            float_format="%.6g")
+        for ds, frame in run["_windows"].items():
+            frame.to_parquet(tables / f"windows_{ds}_test.parquet", index=False)
+    write_json(details, reports_dir / "benchmark_details.json")
+    with atomic_path(reports_dir / "benchmark.md") as tmp:
+        write_markdown(summary, run, flag_lines, tmp, cfg)
+    write_json(payload, reports_dir / "benchmark.json")
+    if log_mlflow:
+        log_run(cfg, run, reports_dir)
+    return payload
+
+
+def log_run(cfg: Config, run: dict[str, Any], reports_dir: Path) -> None:
+    import mlflow
+
+    from seqnetquake import tracking
+
+    tags = {"amplitude_scale": scale_key(run["amplitude_scale"]), "controls": run["controls"]}
+    with tracking.stage_run(cfg, "benchmark", params={"far": run["far"],
+                                                      "amplitude_scale": run["amplitude_scale"]},
+                            tags=tags):
+        mlflow.log_metrics(run_metrics(run))
+        for name in ("benchmark.json", "benchmark_details.json", "benchmark.md"):
+            mlflow.log_artifact(str(reports_dir / name))
+        mlflow.log_artifacts(str(reports_dir / "plots" / "benchmark"),
+                             artifact_path="plots/benchmark")
+
+
+def run_metrics(run: dict[str, Any]) -> dict[str, float]:
+    """Flat finite metrics of one run for MLflow (ceilings, per-model MCC/recall/A50)."""
+    flat: dict[str, float] = {}
+    for ds, d in run["datasets"].items():
+        for k in ("ceiling_mcc", "ceiling_mcc_ci_low", "ceiling_mcc_ci_high",
+                  "ceiling_f1_weighted", "ceiling_mcc_binary"):
+            flat[f"{ds}.{k}"] = d.get(k)
+    for key, m in run["models"].items():
+        for k in ("mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far", "far_test", "a50"):
+            flat[f"{key}.{k}"] = m.get(k)
+    return {k: float(v) for k, v in flat.items()
+            if v is not None and not (isinstance(v, float) and math.isnan(v))}
+
+
+README_START = "<!-- benchmark-table:start -->"
+README_END = "<!-- benchmark-table:end -->"
+
+
+def update_readme(readme: Path, reports_dir: Path = Path("reports")) -> str:
+    """Rewrite README's Results table (between the benchmark-table markers) from the reports."""
+    summary = json.loads((reports_dir / "benchmark.json").read_text())
+    run = json.loads((reports_dir / "benchmark_details.json").read_text())["run"]
+    block = "\n".join([README_START, "", SIMULATED_WARNING, "", results_table(summary, run), "",
+                       README_END])
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise InputError(readme, "benchmark-table", f"markers {README_START} / {README_END} "
+                         "not found")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    with atomic_path(readme) as tmp:
+        tmp.write_text(head + block + tail)
+    return block

@@ -1,0 +1,176 @@
+"""The amplitude sweep and the control twins, run as DVC experiments and collected.
+
+``seqnetquake benchmark sweep`` (``make benchmark``) queues one ``dvc exp run`` per variant,
+each targeting the ``benchmark`` stage (so ``register`` never runs in an experiment, and
+stages the variant does not change are reused):
+
+- ``simulate.precursor.amplitude_scale`` at every ``benchmark.amplitude_scales`` value but 1
+  (this run); scale 0 is the zero-amplitude twin;
+- ``catalog.artificial.mode=location_matched`` (location-matched controls);
+- ``catalog.shuffle.mode=time_shuffled`` (the time-shuffled null);
+
+runs the queue (``dvc exp run --run-all -j 1``), then ``collect`` reads each experiment's
+``reports/benchmark_details.json`` from its git ref, writes ``reports/benchmark_sweep.json``,
+logs one MLflow parent run with a nested run per variant (tags ``data_kind``,
+``amplitude_scale``, ``controls``), prints where the time went (per stage, from the MLflow
+runs each experiment logged), and ``dvc repro benchmark`` folds it into
+``reports/benchmark.json`` / ``benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from seqnetquake.benchmark.stage import run_metrics, scale_key
+from seqnetquake.config import Config
+from seqnetquake.fileio import write_json
+
+PREFIX = "bench-"
+SWEEP_FILE = Path("reports/benchmark_sweep.json")
+DETAILS = "reports/benchmark_details.json"
+
+
+def variants(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Experiment name -> the ``-S`` overrides of that variant."""
+    out: dict[str, dict[str, Any]] = {}
+    for scale in cfg.benchmark.amplitude_scales:
+        if float(scale) == cfg.simulate.precursor.amplitude_scale:
+            continue  # this run
+        out[f"{PREFIX}scale-{scale_key(scale).replace('.', 'p')}"] = {
+            "simulate.precursor.amplitude_scale": float(scale)}
+    out[f"{PREFIX}location-matched"] = {"catalog.artificial.mode": "location_matched"}
+    out[f"{PREFIX}time-shuffled"] = {"catalog.shuffle.mode": "time_shuffled"}
+    return out
+
+
+def queue_commands(cfg: Config) -> list[list[str]]:
+    """The ``dvc exp run --queue`` command of every variant (targets: the benchmark stage)."""
+    cmds = []
+    for name, overrides in variants(cfg).items():
+        cmd = ["dvc", "exp", "run", "--queue", "-n", name]
+        for key, value in overrides.items():
+            cmd += ["-S", f"{key}={value}"]
+        cmds.append([*cmd, "benchmark"])
+    return cmds
+
+
+def _run(cmd: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.run(list(cmd), check=check)
+
+
+def run_sweep(cfg: Config, dry: bool = False) -> None:
+    """Queue every variant, run the queue, collect, and refresh the benchmark stage."""
+    removes = [["dvc", "exp", "remove", name] for name in variants(cfg)]  # replace a re-run
+    cmds = [*queue_commands(cfg), ["dvc", "exp", "run", "--run-all", "-j", "1"]]
+    if dry:
+        for cmd in removes + cmds:
+            print(" ".join(cmd))
+        print("seqnetquake benchmark collect && dvc repro benchmark")
+        return
+    started = time.perf_counter()
+    for cmd in removes:
+        _run(cmd, check=False)  # nothing to remove the first time
+    for cmd in cmds:
+        _run(cmd)
+    collect(cfg)
+    _run(["dvc", "repro", "benchmark"])
+    print(f"sweep: {(time.perf_counter() - started) / 60:.1f} min in all")
+
+
+# --------------------------------------------------------------------------- collect
+def experiment_refs(names: Sequence[str]) -> dict[str, str]:
+    """{name: newest git ref} of the named DVC experiments (refs/exps/.../<name>)."""
+    out = subprocess.run(
+        ["git", "for-each-ref", "--sort=committerdate", "--format=%(refname)", "refs/exps"],
+        capture_output=True, text=True, check=True).stdout.split()
+    refs = {}
+    for ref in out:  # oldest first, so the newest run of a name wins
+        name = ref.rsplit("/", 1)[-1]
+        if name in names:
+            refs[name] = ref
+    return refs
+
+
+def read_at(ref: str, path: str) -> str | None:
+    done = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def stage_seconds(cfg: Config, exp_name: str) -> dict[str, float]:
+    """Seconds per stage of one experiment, from the MLflow runs its stages logged."""
+    import mlflow
+
+    from seqnetquake import tracking
+
+    tracking.configure(cfg)
+    runs = mlflow.search_runs(filter_string=f"tags.dvc_exp_name = '{exp_name}'",
+                              search_all_experiments=True, output_format="list")
+    seconds: dict[str, float] = {}
+    for r in runs:
+        if r.info.end_time and r.info.start_time:
+            stage = r.data.tags.get("stage", "?")
+            seconds[stage] = seconds.get(stage, 0.0) + (r.info.end_time - r.info.start_time) / 1e3
+    return seconds
+
+
+def collect(cfg: Config, out: Path = SWEEP_FILE, log_mlflow: bool = True) -> dict[str, Any]:
+    """Each experiment's benchmark run -> ``reports/benchmark_sweep.json`` (+ MLflow runs)."""
+    names = list(variants(cfg))
+    refs = experiment_refs(names)
+    sweep: dict[str, Any] = {"variants": {}, "missing": sorted(set(names) - set(refs))}
+    for name, ref in refs.items():
+        text = read_at(ref, DETAILS)
+        if text is None:
+            sweep["missing"].append(name)
+            continue
+        details = json.loads(text)
+        sweep["variants"][name] = {"ref": ref, "overrides": variants(cfg)[name],
+                                   "run": details["run"],
+                                   "seconds": stage_seconds(cfg, name) if log_mlflow else {}}
+    write_json(sweep, out)
+    print_timings(sweep)
+    if log_mlflow:
+        log_sweep(cfg, sweep)
+    return sweep
+
+
+def print_timings(sweep: dict[str, Any]) -> None:
+    """Where the time went: seconds per stage and variant (MLflow stage runs)."""
+    total = 0.0
+    for name, v in sweep["variants"].items():
+        seconds = v.get("seconds", {})
+        total += sum(seconds.values())
+        parts = ", ".join(f"{k} {s / 60:.1f}" for k, s in sorted(
+            seconds.items(), key=lambda kv: -kv[1]))
+        print(f"{name}: {sum(seconds.values()) / 60:.1f} min ({parts or 'no MLflow runs'})")
+    print(f"all variants: {total / 60:.1f} min of stage time")
+    if sweep["missing"]:
+        print(f"missing experiments: {', '.join(sweep['missing'])}")
+
+
+def log_sweep(cfg: Config, sweep: dict[str, Any]) -> None:
+    """One parent run, a nested run per variant (tags data_kind, amplitude_scale, controls)."""
+    import mlflow
+
+    from seqnetquake import tracking
+
+    tracking.configure(cfg)
+    with mlflow.start_run(run_name="benchmark-sweep"):
+        mlflow.set_tags({**tracking.base_tags(cfg, "benchmark-sweep"), "controls": "sweep",
+                         "amplitude_scale": ",".join(scale_key(s) for s in
+                                                     cfg.benchmark.amplitude_scales)})
+        for name, v in sweep["variants"].items():
+            run = v["run"]
+            with mlflow.start_run(run_name=name, nested=True):
+                mlflow.set_tags({"data_kind": cfg.data_kind, "dvc_exp_name": name,
+                                 "amplitude_scale": scale_key(run["amplitude_scale"]),
+                                 "controls": run["controls"], "stage": "benchmark-variant"})
+                mlflow.log_params({k: str(val) for k, val in v["overrides"].items()})
+                mlflow.log_metrics(run_metrics(run) | {
+                    f"seconds.{k}": s for k, s in v.get("seconds", {}).items()})

@@ -1,0 +1,353 @@
+"""Injection-recovery benchmark: the truth stays inside benchmark/, the truth join, the oracle
+ceiling, detection efficiency and A50, the time-shuffled null, and a small profile of the stage
+(tiny windows and a truth table built here)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import matthews_corrcoef
+
+from model_fixtures import save_npz
+from seqnetquake.benchmark import TRUTH_FILE, TRUTH_FILES
+from seqnetquake.benchmark import efficiency as eff
+from seqnetquake.benchmark.truth import read_truth, window_truth
+from seqnetquake.errors import InputError
+from seqnetquake.evaluate import Predictions
+from tiny_windows import T, window_set
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "seqnetquake"
+CADENCE = 1.5
+
+
+# --------------------------------------------------------------------------- the firewall
+def firewall_violations(path: Path, rel: str) -> list[str]:
+    """Imports of seqnetquake.benchmark and mentions of the truth file names in one module.
+
+    Allowed: benchmark/ itself; simulate/, which WRITES the truth files (it may name them,
+    never import the benchmark); cli.py, the command-line dispatcher, which may import the
+    benchmark only inside its ``benchmark_*`` command functions (it trains nothing itself).
+    """
+    if rel.startswith("benchmark/"):
+        return []
+    tree = ast.parse(path.read_text(), filename=str(path))
+    allowed_import: set[int] = set()
+    if rel == "cli.py":
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("benchmark_"):
+                allowed_import.update(id(n) for n in ast.walk(node))
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        if any(n == "seqnetquake.benchmark" or n.startswith("seqnetquake.benchmark.")
+               for n in names) and id(node) not in allowed_import:
+            found.append(f"{rel}:{node.lineno}: imports the benchmark")
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and not rel.startswith("simulate/")
+                and any(name in node.value for name in TRUTH_FILES)):
+            found.append(f"{rel}:{node.lineno}: names a truth file")
+    return found
+
+
+def test_no_module_outside_benchmark_imports_it_or_opens_the_truth():
+    violations = []
+    for path in sorted(SRC.rglob("*.py")):
+        violations += firewall_violations(path, path.relative_to(SRC).as_posix())
+    assert violations == []
+    assert TRUTH_FILES == ("truth.parquet", "truth_events.parquet")
+
+
+@pytest.mark.parametrize("source", [
+    "from seqnetquake.benchmark import efficiency\n",
+    "import seqnetquake.benchmark.truth as t\n",
+    "from seqnetquake import benchmark\n",
+    "import pandas as pd\npd.read_parquet('data/raw/cses/truth.parquet')\n",
+])
+def test_firewall_catches_a_training_module_that_peeks(tmp_path, source):
+    module = tmp_path / "train.py"
+    module.write_text(source)
+    assert firewall_violations(module, "train.py")
+    # the simulator may name the files it writes, but may not import the benchmark either
+    assert bool(firewall_violations(module, "simulate/x.py")) == ("import" in source
+                                                                 and "pandas" not in source)
+
+
+# --------------------------------------------------------------------------- truth join
+def _truth(rows: list[tuple[np.datetime64, int, float]], event: str = "us:1") -> pd.DataFrame:
+    return pd.DataFrame({
+        "time": pd.to_datetime([r[0] for r in rows], utc=True),
+        "half_orbit_id": np.array([r[1] for r in rows], dtype=np.int64),
+        "event_id": event, "lat": 0.0, "lon": 0.0,
+        "delta_ne_rel": [r[2] for r in rows], "delta_te_rel": 0.0,
+    })
+
+
+def test_window_truth_joins_by_half_orbit_and_span():
+    t0 = np.array(["2019-10-01T00:00:00", "2019-10-01T00:01:00", "2019-10-01T00:02:00"],
+                  dtype="datetime64[ns]")
+    ho = np.array([11, 11, 21])
+    s = np.timedelta64(1, "s")
+    truth = _truth([
+        (t0[0] + 3 * s, 11, 0.1), (t0[0] + 6 * s, 11, 0.3),   # window 0: max 0.3
+        (t0[1] + 15 * s, 11, 0.9),                              # = t0 + T x 1.5 s: outside
+        (t0[2] + 3 * s, 99, 0.5),                               # other half-orbit: no
+    ])
+    wt = window_truth(t0, ho, T, CADENCE, truth)
+    assert wt.injected.tolist() == [True, False, False]
+    assert wt.amplitude.tolist() == [0.3, 0.0, 0.0]
+    assert wt.truth_event.tolist() == ["us:1", "", ""]
+
+
+def test_read_truth_names_the_file_and_field(tmp_path):
+    _truth([(np.datetime64("2019-10-01T00:00:00", "ns"), 1, 0.1)]).drop(
+        columns="half_orbit_id").to_parquet(tmp_path / TRUTH_FILE)
+    with pytest.raises(InputError, match=r"truth\.parquet: half_orbit_id: missing column"):
+        read_truth(tmp_path)
+
+
+# --------------------------------------------------------------------------- figures
+def test_oracle_ceiling_by_hand():
+    y = np.array([0, 0, 1, 1, 1, 2, 2, 0])
+    injected = np.array([False, False, True, False, True, True, False, True])
+    oracle = eff.oracle_labels(y, injected)
+    assert oracle.tolist() == [0, 0, 1, 0, 1, 2, 2, 1]
+    c = eff.ceiling(y, injected, np.array(["a", "a", "b", "b", "c", "d", "d", "e"]),
+                    n_samples=200)
+    assert c["ceiling_mcc"] == pytest.approx(matthews_corrcoef(y, oracle))
+    assert c["ceiling_mcc_ci_low"] <= c["ceiling_mcc"] <= c["ceiling_mcc_ci_high"]
+    assert c["class1_injected_share"] == pytest.approx(2 / 3)
+    assert c["injected_labelled_0"] == 1
+
+
+def test_far_threshold_and_a50():
+    score = np.linspace(0, 1, 101)
+    t = eff.far_threshold(score, np.ones(101, bool), 0.1)
+    assert np.mean(score > t) == pytest.approx(0.09, abs=0.011)
+    curve = [{"amplitude": a, "recall": r, "n": 10} for a, r in
+             [(0.01, 0.1), (0.04, 0.3), (0.16, 0.7), (0.64, 0.9)]]
+    # log-linear between 0.04 (0.3) and 0.16 (0.7): halfway in log -> 0.08
+    assert eff.a50(curve) == pytest.approx(0.08)
+    assert eff.a50([{**r, "recall": 0.2} for r in curve]) is None
+    assert eff.a50([{**r, "n": 2} for r in curve]) is None  # too few windows per bin
+
+
+# --------------------------------------------------------------------------- the null
+def test_time_shuffled_null_moves_events_and_the_simulator_undoes_it(cfg):
+    from seqnetquake.catalog import SHUFFLE_TAG, time_shuffled
+    from seqnetquake.geo import DAY_NS, dobrovolsky_radius_km, haversine_km, to_ns
+    from seqnetquake.simulate import unshuffle
+
+    rng = np.random.default_rng(0)
+    n = 80
+    real = pd.DataFrame({
+        "event_id": [f"us:{i}" for i in range(n)],
+        "time": pd.to_datetime("2019-01-01", utc=True)
+        + pd.to_timedelta(np.sort(rng.uniform(0, 500, n)), unit="D"),
+        "latitude": rng.uniform(-20, 20, n), "longitude": rng.uniform(100, 140, n),
+        "depth_km": 10.0, "magnitude": rng.uniform(5, 7, n), "source": "comcat",
+        "kind": "mainshock",
+    })
+    ccfg = cfg.catalog.model_copy(update={"shuffle": cfg.catalog.shuffle.model_copy(
+        update={"mode": "time_shuffled"})})
+    c = cfg.model_copy(update={"catalog": ccfg})
+    moved, dropped = time_shuffled(real, c.missions["cses"], ccfg, "cses")
+    assert len(moved) + dropped == n and len(moved) > n // 2
+    assert moved["event_id"].str.contains(SHUFFLE_TAG, regex=False).all()
+    back = unshuffle(moved, c, "cses")
+    before = real.set_index("event_id").loc[back["event_id"]]
+    # the simulator recovers the real ids and times exactly
+    np.testing.assert_array_equal(to_ns(back["time"]), to_ns(before["time"]))
+    shift_days = np.abs(to_ns(moved["time"]) - to_ns(before["time"])) / DAY_NS
+    assert shift_days.min() >= 30
+    assert (moved["latitude"].to_numpy() == before["latitude"].to_numpy()).all()
+    # outside every real event's window: no real event within 15 days whose Dobrovolsky disk
+    # touches the moved event's
+    radius = dobrovolsky_radius_km(real["magnitude"].to_numpy())
+    for _, ev in moved.iterrows():
+        dt = np.abs(to_ns(real["time"]) - to_ns(pd.Series([ev["time"]]))[0])
+        d = haversine_km(real["latitude"], real["longitude"], ev["latitude"], ev["longitude"])
+        assert not ((dt <= 15 * DAY_NS)
+                    & (d < radius + dobrovolsky_radius_km(ev["magnitude"]))).any()
+    with pytest.raises(InputError, match="event_id"):
+        unshuffle(real, c, "cses")  # a catalogue written without the shuffle
+
+
+# --------------------------------------------------------------------------- the stage
+def _profile(tmp_path: Path, cfg):
+    """Dataset 07 of tiny windows, a truth table and three models' predictions."""
+    from seqnetquake.windowset import load_dataset
+
+    ds = tmp_path / "data" / "07"
+    save_npz(window_set(200, seed=1), ds / "train.npz")
+    save_npz(window_set(200, seed=2, start=200), ds / "test.npz")
+    train, test = load_dataset(ds)
+    _, val = train.chronological_split(cfg.tuning.validation_fraction)
+    rng = np.random.default_rng(3)
+    rows, amp = [], {}
+    for name, ws in (("train", train), ("test", test)):
+        amp[name] = np.zeros(len(ws))
+        hit = np.flatnonzero((ws.y == 1) & (rng.random(len(ws)) < 0.7))
+        amp[name][hit] = 10 ** rng.uniform(-2, 0, len(hit))
+        for i in hit:
+            rows += [(ws.t0[i] + np.timedelta64(k * 1500, "ms"), int(ws.half_orbit_id[i]),
+                      amp[name][i] * (0.5 + 0.5 * k / (T - 1))) for k in range(T)]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _truth(rows).to_parquet(raw / TRUTH_FILE, index=False)
+    val_amp = amp["train"][np.searchsorted(train.t0, val.t0)]  # train.t0 is sorted
+
+    def proba(ws, a, detect: bool):
+        p1 = (1 / (1 + np.exp(-4 * (np.log10(np.maximum(a, 1e-3)) + 1))) if detect
+              else rng.random(len(ws)))
+        p1 = np.where(a > 0, p1, rng.uniform(0, 0.2, len(ws))) if detect else p1
+        p = np.stack([1 - p1, p1, np.zeros(len(ws))], axis=1)
+        p[ws.y == 2] = [0.05, 0.05, 0.9]
+        return p.astype(np.float32)
+
+    models = tmp_path / "models"
+    for key, detect in (("transfer", True), ("direct", False), ("baselines/rf", True)):
+        out = models / key
+        out.mkdir(parents=True)
+        Predictions(proba=proba(test, amp["test"], detect), y=test.y, event_id=test.event_id,
+                    t0=test.t0, proba_val=proba(val, val_amp, detect), y_val=val.y,
+                    event_id_val=val.event_id).save(out / "predictions.npz")
+    c = cfg.model_copy(update={
+        "tracks": cfg.tracks.model_copy(update={"raw_dirs": {"cses": str(raw)}}),
+        "benchmark": cfg.benchmark.model_copy(update={"bootstrap_samples": 200}),
+    })
+    return c, models, tmp_path / "data", amp["test"], test
+
+
+def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
+    import mlflow
+
+    from seqnetquake.benchmark import stage
+
+    c, models, data, amp_test, test = _profile(tmp_path, cfg)
+    reports = tmp_path / "reports"
+    sweep = reports / "benchmark_sweep.json"
+    payload = stage.run_stage(c, models, data, reports, sweep)
+
+    saved = json.loads((reports / "benchmark.json").read_text())
+    assert saved == payload
+    oracle = eff.oracle_labels(test.y, amp_test > 0)
+    assert saved["datasets"]["07"]["ceiling_mcc"] == pytest.approx(
+        matthews_corrcoef(test.y, oracle))
+    assert set(saved["models"]) == {"transfer", "direct", "rf"}
+    for m in saved["models"].values():
+        assert set(m["scales"]["1"]) == {"mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far"}
+        assert "a50" in m
+    details = json.loads((reports / "benchmark_details.json").read_text())["run"]
+    # the detector finds the strong injections, the blind model only its false-alarm share
+    assert details["models"]["transfer"]["recall_at_far"] > 0.6
+    assert details["models"]["direct"]["recall_at_far"] < 0.35
+    assert saved["models"]["transfer"]["a50"] is not None
+    assert 0.01 < saved["models"]["transfer"]["a50"] < 1.0
+    assert saved["models"]["direct"]["a50"] is None
+    windows = pd.read_parquet(reports / "benchmark" / "windows_07_test.parquet")
+    np.testing.assert_allclose(windows["amplitude_ne_rel"], amp_test)
+    assert {"p_seismic_transfer", "pred_rf", "oracle"} <= set(windows.columns)
+    assert (reports / "plots" / "benchmark" / "efficiency.png").stat().st_size > 0
+    md = (reports / "benchmark.md").read_text()
+    assert "Simulated data" in md and "| model | MCC [CI] | ceiling | ratio |" in md
+
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert len(runs) == 1
+    assert runs[0].data.tags["controls"] == "none"
+    assert runs[0].data.tags["amplitude_scale"] == "1"
+    assert runs[0].data.tags["data_kind"] == "simulated"
+
+    # a collected sweep folds scales and twins in (the schema the README table reads)
+    twin = json.loads(json.dumps(details))
+    twin["amplitude_scale"], twin["controls"] = 0.0, "zero_amplitude"
+    located = json.loads(json.dumps(details))
+    located["controls"] = "location_matched"
+    for m in located["models"].values():
+        m["mcc"], m["event_level"] = 0.0, {"test_eqa_mcc": 0.05}
+    sweep.write_text(json.dumps({"variants": {"bench-scale-0": {"run": twin},
+                                              "bench-location-matched": {"run": located}}}))
+    (models / "transfer" / "metrics.json").write_text(json.dumps({"test_eqa_mcc": 0.3,
+                                                                  "test_eqa_threshold": 0.9}))
+    merged = stage.run_stage(c, models, data, reports, sweep, log_mlflow=False)
+    flagged = json.loads((reports / "benchmark_details.json").read_text())["flags"]
+    assert any("SeqNetQuake-TL: event-level test_eqa_mcc 0.300 not reproduced" in f
+               for f in flagged)
+    assert not any("threshold" in f for f in flagged)
+    tl_mcc = details["models"]["transfer"]["mcc"]
+    assert any("SeqNetQuake-TL: zero_amplitude twin" in f for f in flagged) == (
+        abs(tl_mcc) > 0.05)
+    assert merged["twins"]["location_matched"]["transfer"]["mcc"] == 0.0
+    assert set(merged["models"]["transfer"]["scales"]) == {"0", "1"}
+    assert set(merged["twins"]["zero_amplitude"]["rf"]) == {"mcc", "mcc_ci_low", "mcc_ci_high"}
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{stage.README_START}\nold\n{stage.README_END}\nrest\n")
+    stage.update_readme(readme, reports)
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("rest\n") and "SeqNetQuake-TL" in text
+
+
+def test_predictions_of_other_windows_are_refused(tmp_path, cfg, mlflow_uri):
+    from seqnetquake.benchmark import stage
+
+    c, models, data, _, _ = _profile(tmp_path, cfg)
+    pred = Predictions.load(models / "direct" / "predictions.npz")
+    Predictions(**{**pred.__dict__, "t0": pred.t0 + np.timedelta64(1, "s")}).save(
+        models / "direct" / "predictions.npz")
+    with pytest.raises(InputError, match=r"direct/predictions\.npz: t0: "):
+        stage.run_stage(c, models, data, tmp_path / "reports", None, log_mlflow=False)
+
+
+def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_uri, monkeypatch):
+    """The queue targets the benchmark stage; collect reads each experiment's details from its
+    git ref (as ``dvc exp run`` leaves them), times its stages from MLflow, and logs a parent
+    run with one nested run per variant."""
+    import subprocess
+
+    import mlflow
+
+    from seqnetquake.benchmark import sweep
+
+    cmds = sweep.queue_commands(cfg)
+    assert len(cmds) == 6 and all(c[:4] == ["dvc", "exp", "run", "--queue"] for c in cmds)
+    assert all(c[-1] == "benchmark" for c in cmds)
+    assert cmds[0][6:8] == ["-S", "simulate.precursor.amplitude_scale=0.0"]
+    assert any("catalog.shuffle.mode=time_shuffled" in c for c in cmds)
+    assert any("catalog.artificial.mode=location_matched" in c for c in cmds)
+
+    monkeypatch.chdir(tmp_path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    (tmp_path / "reports").mkdir()
+    run = {"amplitude_scale": 0.0, "controls": "zero_amplitude", "far": 0.1,
+           "datasets": {"07": {"ceiling_mcc": 0.0}},
+           "models": {"rf": {"mcc": 0.01, "mcc_ci_low": -0.1, "mcc_ci_high": 0.1,
+                             "recall_at_far": 0.1, "far_test": 0.1, "a50": None}}}
+    (tmp_path / sweep.DETAILS).write_text(json.dumps({"run": run}))
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "exp"], check=True)
+    subprocess.run(["git", "update-ref", "refs/exps/ab/cdef/bench-scale-0", "HEAD"], check=True)
+    from seqnetquake import tracking
+
+    tracking.configure(cfg)  # this test's store (MLflow keeps the last experiment globally)
+    with mlflow.start_run(run_name="simulate-cses"):
+        mlflow.set_tags({"stage": "simulate", "dvc_exp_name": "bench-scale-0"})
+    collected = sweep.collect(cfg, out=tmp_path / "sweep.json")
+    assert collected["variants"]["bench-scale-0"]["run"] == run
+    assert "simulate" in collected["variants"]["bench-scale-0"]["seconds"]
+    assert "bench-time-shuffled" in collected["missing"]
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    parent = [r for r in runs if r.info.run_name == "benchmark-sweep"]
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent[0].info.run_id]
+    assert len(parent) == 1 and len(nested) == 1
+    assert nested[0].data.tags["controls"] == "zero_amplitude"
+    assert nested[0].data.tags["amplitude_scale"] == "0"
+    assert nested[0].data.metrics["rf.mcc"] == pytest.approx(0.01)
