@@ -87,14 +87,24 @@ def command_roots(command: str, cli: Path = CLI) -> set[str]:
     tree = ast.parse(cli.read_text())
     roots = {n for stmt in tree.body if isinstance(stmt, ast.Import | ast.ImportFrom)
              for n in imported_modules(stmt, f"{PACKAGE}.cli", False)}
+    # Sub-apps (`app.add_typer(benchmark_app, name="benchmark")`): their commands are
+    # "<name> <command>".
+    prefixes = {"app": ""}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_typer"
+                and node.args and isinstance(node.args[0], ast.Name)):
+            for kw in node.keywords:
+                if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                    prefixes[node.args[0].id] = f"{kw.value.value} "
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
             continue
         for deco in node.decorator_list:
             if isinstance(deco, ast.Call) and getattr(deco.func, "attr", "") == "command":
+                owner = getattr(deco.func.value, "id", "app")
                 name = (deco.args[0].value if deco.args
                         else node.name.replace("_", "-"))
-                if name == command:
+                if prefixes.get(owner, "") + name == command:
                     return roots | imported_modules(node, f"{PACKAGE}.cli", False)
     raise KeyError(f"cli.py has no command {command!r}")
 
@@ -104,7 +114,11 @@ def missing_deps(stage: dict, cli: Path = CLI, src: Path = SRC) -> list[str]:
     body = stage.get("do", stage)
     words = body["cmd"].split()
     assert words[0] == PACKAGE, body["cmd"]
-    needed = transitive_files(command_roots(words[1], cli), src) - NOT_DEPS
+    try:
+        roots = command_roots(words[1], cli)
+    except KeyError:  # a sub-app's command: "seqnetquake benchmark run ..."
+        roots = command_roots(f"{words[1]} {words[2]}", cli)
+    needed = transitive_files(roots, src) - NOT_DEPS
     deps = [d.rstrip("/") for d in body.get("deps", []) if isinstance(d, str)]
     return sorted(f for f in needed
                   if not any(f == d or f.startswith(d + "/") for d in deps))
