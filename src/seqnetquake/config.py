@@ -168,6 +168,8 @@ class TracksConfig(_Section):
     cadence_s: float = 1.5
     max_gap_share: float = 0.05
     spike_factor: float = 10.0
+    # Processes reading the raw files (None or 0: every core); 1 reads in the stage's process.
+    workers: int | None = Field(default=None, ge=0)
 
 
 class ValidationConfig(_Section):
