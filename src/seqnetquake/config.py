@@ -29,6 +29,15 @@ class MlflowConfig(_Section):
     experiment: str = "seqnetquake"
 
 
+class ServerConfig(_Section):
+    """``seqnetquake server``: MLflow on 127.0.0.1 over a project-local PostgreSQL cluster."""
+
+    dir: str = ".server"  # cluster (pg/), artifacts/, mlflow.log; git-ignored
+    port: int = Field(default=5001, ge=1, le=65535)  # mlflow server (5000 is `make ui`)
+    pg_port: int = Field(default=54329, ge=1, le=65535)
+    workers: int = Field(default=2, ge=1)  # mlflow server worker processes
+
+
 class MissionConfig(_Section):
     """A satellite mission: the period its catalogue covers and where it records data."""
 
@@ -227,6 +236,7 @@ class RegistryConfig(_Section):
 class Config(_Section):
     data_kind: Literal["simulated", "real"] = "simulated"
     mlflow: MlflowConfig = MlflowConfig()
+    server: ServerConfig = ServerConfig()
     missions: dict[Satellite, MissionConfig]
     catalog: CatalogConfig = CatalogConfig()
     kp: KpConfig = KpConfig()
