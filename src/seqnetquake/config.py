@@ -202,6 +202,13 @@ class WindowsConfig(_Section):
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
 
 
+class SparkConfig(_Section):
+    """``tuning.backend: spark``: Hyperopt's SparkTrials (tuning_backends.py)."""
+
+    master: str = "local[*]"  # any Spark master URL
+    parallelism: int | None = Field(default=None, ge=1)  # trials at a time; None: Spark's default
+
+
 class TuningConfig(_Section):
     max_evals: int = 3
     seed: int = 50
@@ -210,6 +217,9 @@ class TuningConfig(_Section):
     patience: int = 4
     # Stop a search after this many trials in a row without a better loss (None: never).
     no_progress_evals: int | None = Field(default=None, ge=1)
+    # Where the trials run: one after another here (local), or as Spark tasks (spark).
+    backend: Literal["local", "spark"] = "local"
+    spark: SparkConfig = SparkConfig()
     dataset: str = "07"
     models: list[str] = Field(
         default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm"]
