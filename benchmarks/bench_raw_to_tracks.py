@@ -224,8 +224,12 @@ def main() -> None:
             if args.raw_dir is not None:
                 ctx.raw_dir = args.raw_dir
                 args.skip = [*args.skip, "simulate"]
-            print(f"== {satellite}: {args.days} days from {getattr(cfg.simulate, satellite).start}"
-                  + ("" if ctx.catalog_path else " (no catalogue: no events)"), flush=True)
+            if args.raw_dir is not None:
+                print(f"== {satellite}: raw files in {args.raw_dir}", flush=True)
+            else:
+                print(f"== {satellite}: {args.days} days from "
+                      f"{getattr(cfg.simulate, satellite).start}"
+                      + ("" if ctx.catalog_path else " (no catalogue: no events)"), flush=True)
             for name, func in SECTIONS.items():
                 if name in args.skip:
                     continue
