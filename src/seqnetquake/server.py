@@ -220,6 +220,20 @@ def _read_pid(server: Server) -> int | None:
     return pid
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie child of ours counts as gone: it is reaped here)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:  # not our child: ask the kernel
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 def _launch(server: Server, detach: bool) -> subprocess.Popen:
     server.artifacts.mkdir(parents=True, exist_ok=True)
     if _read_pid(server) is not None or healthy(server.uri):
@@ -265,13 +279,9 @@ def stop(server: Server) -> bool:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)  # the group start_new_session made: uvicorn workers
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
+        while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        else:
+        if _alive(pid):
             os.killpg(pid, signal.SIGKILL)
     server.pid_file.unlink(missing_ok=True)
     stop_postgres(server)
