@@ -8,7 +8,7 @@ export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test install lint repro summary ui clean-outputs benchmark
+.PHONY: demo test install lint repro summary ui clean-outputs benchmark server
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -38,6 +38,11 @@ benchmark: install
 
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+## server: MLflow on 127.0.0.1:5001 over a project-local PostgreSQL (.server/), for many
+## writers; needs Debian's postgresql (apt-get install postgresql). Ctrl-C stops both.
+server: install
+	$(BIN)/seqnetquake server
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

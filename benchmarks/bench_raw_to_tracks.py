@@ -13,7 +13,7 @@ Further sections (e.g. windows) plug in with the ``@section`` decorator: a funct
 :class:`Context` (with the track table of the previous section) and returning a dict of figures.
 
     .venv/bin/python benchmarks/bench_raw_to_tracks.py [--days 30] [--satellite cses demeter]
-        [--keep DIR] [--skip tracks]
+        [--keep DIR] [--skip tracks] [--workers 1 2] [--raw-dir data/raw/cses --satellite cses]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class Context:
     kp_path: Path
     catalog_path: Path | None
     raw_dir: Path | None = None
+    workers: tuple[int, ...] = (1, 2)
     tracks_path: Path | None = None
     figures: dict[str, dict] = field(default_factory=dict)
 
@@ -138,39 +139,57 @@ def read_inputs_without_catalog(kp_path: Path) -> tuple[pd.DataFrame, pd.DataFra
 
 def _tracks_child(cfg, satellite: str, raw_dir: str, kp_path: str, out: str, queue) -> None:
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(out).parent / 'mlflow.db'}"
+    import mlflow
+
     from seqnetquake import tracking, tracks
 
     tracking.configure(cfg)  # create the MLflow store outside the timing (seconds, one-off)
     t0 = time.perf_counter()
     tracks.run_stage(cfg, satellite, Path(raw_dir), Path(kp_path), Path(out),
                      Path(out).with_suffix(".json"))
-    queue.put((time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    seconds = time.perf_counter() - t0
+    stage = mlflow.search_runs(filter_string="tags.stage = 'tracks'", output_format="list",
+                               order_by=["attributes.start_time DESC"], max_results=1)
+    read_s = stage[0].data.metrics["timing.read_s"] if stage else float("nan")
+    peak_kb = max(resource.getrusage(who).ru_maxrss
+                  for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    queue.put((seconds, read_s, peak_kb))
 
 
 @section("tracks")
 def bench_tracks(ctx: Context) -> dict:
-    """raw dumps -> track table, in a child process (own wall time and peak RSS)."""
+    """raw dumps -> track table, in a child process (own wall time and peak RSS), once per
+    ``--workers`` value (``tracks.workers``: processes reading the raw files)."""
     import json
 
-    out = ctx.work / f"tracks_{ctx.satellite}.parquet"
-    queue: mp.Queue = mp.get_context("spawn").Queue()
-    proc = mp.get_context("spawn").Process(
-        target=_tracks_child,
-        args=(ctx.cfg, ctx.satellite, str(ctx.raw_dir), str(ctx.kp_path), str(out), queue),
-    )
-    proc.start()
-    seconds, maxrss_kb = queue.get()
-    proc.join()
-    counts = json.loads(out.with_suffix(".json").read_text())
-    ctx.tracks_path = out
-    records = counts["records_read"]
-    return {
-        "records_read": records,
-        "rows_out": counts["samples_out"],
-        "seconds": seconds,
-        "records_per_s": records / seconds,
-        "peak_rss_mb": maxrss_kb / 1024,
-    }
+    figures: dict[str, float | int] = {}
+    for workers in ctx.workers:
+        out = ctx.work / f"w{workers}" / f"tracks_{ctx.satellite}.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cfg = ctx.cfg.model_copy(
+            update={"tracks": ctx.cfg.tracks.model_copy(update={"workers": workers})})
+        queue: mp.Queue = mp.get_context("spawn").Queue()
+        proc = mp.get_context("spawn").Process(
+            target=_tracks_child,
+            args=(cfg, ctx.satellite, str(ctx.raw_dir), str(ctx.kp_path), str(out), queue),
+        )
+        proc.start()
+        seconds, read_s, maxrss_kb = queue.get()
+        proc.join()
+        counts = json.loads(out.with_suffix(".json").read_text())
+        ctx.tracks_path = out
+        records = counts["records_read"]
+        figures.update({
+            "files": counts["files"],
+            "records_read": records,
+            "rows_out": counts["samples_out"],
+            f"w{workers}_seconds": seconds,
+            f"w{workers}_read_ms_per_file": 1000 * read_s / counts["files"],
+            f"w{workers}_records_per_s_read": records / read_s,
+            f"w{workers}_records_per_s": records / seconds,
+            f"w{workers}_peak_rss_mb": maxrss_kb / 1024,
+        })
+    return figures
 
 
 def main() -> None:
@@ -179,6 +198,10 @@ def main() -> None:
     parser.add_argument("--satellite", nargs="+", default=["cses", "demeter"])
     parser.add_argument("--keep", type=Path, help="keep raw dumps and tracks here")
     parser.add_argument("--skip", nargs="*", default=[], choices=list(SECTIONS))
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="tracks.workers values to time the tracks section with")
+    parser.add_argument("--raw-dir", type=Path,
+                        help="existing raw dumps of the (single) satellite: skips 'simulate'")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -197,8 +220,16 @@ def main() -> None:
             ctx = Context(cfg, satellite, args.days, base / satellite, kp_path,
                           catalog if catalog.exists() else None)
             ctx.work.mkdir(parents=True, exist_ok=True)
-            print(f"== {satellite}: {args.days} days from {getattr(cfg.simulate, satellite).start}"
-                  + ("" if ctx.catalog_path else " (no catalogue: no events)"), flush=True)
+            ctx.workers = tuple(args.workers)
+            if args.raw_dir is not None:
+                ctx.raw_dir = args.raw_dir
+                args.skip = [*args.skip, "simulate"]
+            if args.raw_dir is not None:
+                print(f"== {satellite}: raw files in {args.raw_dir}", flush=True)
+            else:
+                print(f"== {satellite}: {args.days} days from "
+                      f"{getattr(cfg.simulate, satellite).start}"
+                      + ("" if ctx.catalog_path else " (no catalogue: no events)"), flush=True)
             for name, func in SECTIONS.items():
                 if name in args.skip:
                     continue

@@ -36,3 +36,44 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     yield uri
     if mlflow.active_run():
         mlflow.end_run()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tracking_server():
+    """A real ``mlflow server`` over PostgreSQL (seqnetquake.server), shared by the session.
+
+    .ci/run starts one and names it in SEQNETQUAKE_TEST_TRACKING_URI; otherwise this fixture
+    starts a private one (cluster in a fresh /tmp folder) and stops it at the end. Without
+    PostgreSQL installed the tests using it are skipped, except under CI, where they fail.
+    """
+    uri = os.environ.get("SEQNETQUAKE_TEST_TRACKING_URI")
+    if uri:
+        yield uri
+        return
+    import shutil
+    import tempfile
+
+    from seqnetquake import server as srv
+
+    try:
+        srv.pg_bin_dir()
+    except srv.ServerError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    root = Path(tempfile.mkdtemp(prefix="seqnetquake-server-"))
+    root.chmod(0o755)  # the cluster owner (postgres, when root runs the tests) must reach it
+    here = srv.Server(root, _free_port(), _free_port(), workers=2)
+    try:
+        yield srv.start(here)
+    finally:
+        srv.stop(here)
+        shutil.rmtree(root, ignore_errors=True)

@@ -282,3 +282,55 @@ def test_tracks_command_through_the_cli(tmp_path, repo_root, stage_mlflow):
     result = CliRunner().invoke(app, [*args, "--kp", str(late)])
     assert result.exit_code == 1
     assert f"error: {late}: kp: no Kp interval covers" in result.output
+
+
+# --------------------------------------------------------------------------- parallel ingest
+def test_worker_count_resolves_all_cores_and_caps_at_the_files():
+    import os
+
+    assert tracks.worker_count(None, 1000) == (os.cpu_count() or 1)
+    assert tracks.worker_count(0, 1000) == (os.cpu_count() or 1)
+    assert tracks.worker_count(8, 3) == 3
+    assert tracks.worker_count(1, 50) == 1
+
+
+def _more_raw_files(raw, n_orbits=2):
+    """Extra CSES files (two halves per orbit) after the _raw_dir ones, one fill value each."""
+    for k in range(1, n_orbits + 1):
+        for half, minutes in ((1, 95 * k), (0, 95 * k + 50)):
+            start = T0 + np.timedelta64(minutes, "m")
+            ho = half_orbit(n=250, half=half, orbit=17420 + k, start=start)
+            ho.ne_cm3[10 * k] = 0.0
+            cses.write_half_orbit(raw, ho)
+
+
+def test_parallel_read_writes_exactly_the_serial_table(tmp_path, cfg, stage_mlflow):
+    raw, kp = _raw_dir(tmp_path)
+    _more_raw_files(raw)
+    outputs = {}
+    for workers in (1, 2):
+        c = cfg.model_copy(update={"tracks": cfg.tracks.model_copy(update={"workers": workers})})
+        out, metrics = tmp_path / f"w{workers}" / "tracks.parquet", tmp_path / f"w{workers}.json"
+        tracks.run_stage(c, "cses", raw, kp, out, metrics)
+        outputs[workers] = (out.read_bytes(), json.loads(metrics.read_text()))
+    assert outputs[1][1]["files"] == 6 and outputs[1][1]["records_dropped"] == 6
+    assert outputs[2][1] == outputs[1][1]
+    assert outputs[2][0] == outputs[1][0]  # byte for byte: same rows, same order
+
+
+def test_a_bad_file_read_in_the_pool_names_the_file_and_field(tmp_path):
+    from rawfiles import write_lap
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    good = write_lap(raw)
+    bad = write_lap(raw, name=good.name.replace("070216_20191118_070313", "080216_20191118_080313"),
+                    drop=("A321",))
+    paths = sorted([good, bad])
+    with pytest.raises(InputError) as serial:
+        tracks.read_half_orbits("cses", paths, workers=1)
+    with pytest.raises(InputError) as pooled:
+        tracks.read_half_orbits("cses", paths, workers=2)
+    assert str(pooled.value) == str(serial.value)
+    assert str(pooled.value).startswith(f"{bad}: A321")
+    assert pooled.value.path == str(bad) and pooled.value.field == "A321"

@@ -518,5 +518,36 @@ def _check_scoring_windows(model_uri: str, X, y, source: Path, features: list[st
     check_windows(X, y, T=T, channels=channels, source=str(source))
 
 
+@app.command()
+def server(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    detach: Annotated[bool, typer.Option(help="Start in the background and return.")] = False,
+    stop: Annotated[bool, typer.Option(help="Stop a detached server and its database.")] = False,
+    port: Annotated[int | None, typer.Option(help="MLflow port; default server.port.")] = None,
+    pg_port: Annotated[int | None, typer.Option(
+        help="PostgreSQL port; default server.pg_port.")] = None,
+    server_dir: Annotated[Path | None, typer.Option(
+        "--dir", help="Cluster, artifacts and log folder; default server.dir.")] = None,
+) -> None:
+    """MLflow tracking server on 127.0.0.1 over a project-local PostgreSQL (many writers)."""
+    from seqnetquake import server as srv
+    from seqnetquake.tracking import repo_root
+
+    cfg = _config(params).server
+    update = {k: v for k, v in {"port": port, "pg_port": pg_port,
+                                "dir": str(server_dir) if server_dir else None}.items() if v}
+    here = srv.Server.from_config(cfg.model_copy(update=update), repo_root())
+    try:
+        if stop:
+            stopped = srv.stop(here)
+            typer.echo(f"server {here.uri}: {'stopped' if stopped else 'was not running'}")
+        elif detach:
+            typer.echo(f"export MLFLOW_TRACKING_URI={srv.start(here)}")
+        else:
+            raise typer.Exit(srv.serve_foreground(here))
+    except srv.ServerError as exc:
+        _fail(str(exc))
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())

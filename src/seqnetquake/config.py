@@ -29,6 +29,15 @@ class MlflowConfig(_Section):
     experiment: str = "seqnetquake"
 
 
+class ServerConfig(_Section):
+    """``seqnetquake server``: MLflow on 127.0.0.1 over a project-local PostgreSQL cluster."""
+
+    dir: str = ".server"  # cluster (pg/), artifacts/, mlflow.log; git-ignored
+    port: int = Field(default=5001, ge=1, le=65535)  # mlflow server (5000 is `make ui`)
+    pg_port: int = Field(default=54329, ge=1, le=65535)
+    workers: int = Field(default=2, ge=1)  # mlflow server worker processes
+
+
 class MissionConfig(_Section):
     """A satellite mission: the period its catalogue covers and where it records data."""
 
@@ -194,6 +203,8 @@ class TracksConfig(_Section):
     cadence_s: float = Field(default=1.5, gt=0)
     max_gap_share: float = Field(default=0.05, ge=0, le=1)
     spike_factor: float = Field(default=10.0, gt=1)
+    # Processes reading the raw files (None or 0: every core); 1 reads in the stage's process.
+    workers: int | None = Field(default=None, ge=0)
 
 
 class ValidationConfig(_Section):
@@ -220,6 +231,13 @@ class WindowsConfig(_Section):
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
 
 
+class SparkConfig(_Section):
+    """``tuning.backend: spark``: Hyperopt's SparkTrials (tuning_backends.py)."""
+
+    master: str = "local[*]"  # any Spark master URL
+    parallelism: int | None = Field(default=None, ge=1)  # trials at a time; None: Spark's default
+
+
 # Constraints below (ge/gt/lt) turn a bad value into one line `params.yaml: section.key: ...`
 # before any stage starts a run or writes a file.
 class TuningConfig(_Section):
@@ -232,6 +250,9 @@ class TuningConfig(_Section):
     patience: int = Field(default=4, ge=1)
     # Stop a search after this many trials in a row without a better loss (None: never).
     no_progress_evals: int | None = Field(default=None, ge=1)
+    # Where the trials run: one after another here (local), or as Spark tasks (spark).
+    backend: Literal["local", "spark"] = "local"
+    spark: SparkConfig = SparkConfig()
     dataset: str = "07"
     models: list[str] = Field(
         default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm"]
@@ -273,6 +294,7 @@ class BenchmarkConfig(_Section):
 class Config(_Section):
     data_kind: Literal["simulated", "real"] = "simulated"
     mlflow: MlflowConfig = MlflowConfig()
+    server: ServerConfig = ServerConfig()
     missions: dict[Satellite, MissionConfig]
     catalog: CatalogConfig = CatalogConfig()
     kp: KpConfig = KpConfig()

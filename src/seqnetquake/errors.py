@@ -16,6 +16,10 @@ class InputError(ValueError):
         where = f" (row {row})" if row is not None else ""
         super().__init__(f"{self.path}: {field}: {problem}{where}")
 
+    def __reduce__(self) -> tuple:
+        # Rebuilt from its parts, so that it crosses a process pool (tracks.workers) intact.
+        return (type(self), (self.path, self.field, self.problem, self.row))
+
 
 class ValidationFailed(RuntimeError):
     """A Great Expectations suite failed; the message is the readable summary."""

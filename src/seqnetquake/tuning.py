@@ -103,14 +103,16 @@ class SearchResult:
     trials: Any  # hyperopt.Trials
 
 
-def _log_trial(index: int, params: dict[str, Any], result: dict[str, Any], name: str) -> None:
-    """Everything about one trial into the active (nested) MLflow run."""
+def _log_trial(index: int | None, params: dict[str, Any], result: dict[str, Any],
+               name: str) -> None:
+    """Everything about one trial into the active (nested) MLflow run (``index`` None: a Spark
+    worker, which cannot know it; the driver tags the run afterwards)."""
     import mlflow
     from mlflow.entities import Metric
 
     from seqnetquake.tracking import flatten
 
-    mlflow.set_tags({"trial": str(index), "model": name})
+    mlflow.set_tags({"model": name, **({"trial": str(index)} if index is not None else {})})
     mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
     mlflow.log_metrics(
         {
@@ -160,6 +162,8 @@ def search(
     no_progress_evals: int | None = None,
     on_trial: Callable[[Any], None] | None = None,
     log: Callable[[str], None] | None = None,
+    backend: str = "local",
+    spark: Any = None,
 ) -> SearchResult:
     """TPE search over ``space`` (default ``spec.space``) up to ``max_evals`` trials in total.
 
@@ -173,6 +177,14 @@ def search(
     space = spec.space if space is None else space
     trials = Trials() if trials is None else trials
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    if backend == "spark":  # trials as Spark tasks: tuning_backends.py
+        from seqnetquake.config import SparkConfig
+        from seqnetquake.tuning_backends import spark_search
+
+        return spark_search(spec, train, val, max_evals=max_evals, seed=seed,
+                            max_epochs=max_epochs, patience=patience, space=space, trials=trials,
+                            nested_runs=nested_runs, no_progress_evals=no_progress_evals,
+                            on_trial=on_trial, log=log, settings=spark or SparkConfig())
     n_start = len(trials.trials)
     start = time.perf_counter()
 
@@ -338,8 +350,8 @@ def close_orphans(client: Any, experiment_id: str, parent_run_id: str, n_done: i
     closed = 0
     for run in runs:
         trial = run.data.tags.get("trial")
-        orphan = run.info.status == "RUNNING" or (
-            run.info.status == "FINISHED" and trial is not None and int(trial) >= n_done
+        orphan = run.info.status == "RUNNING" or (  # no trial tag: a Spark trial never recorded
+            run.info.status == "FINISHED" and (trial is None or int(trial) >= n_done)
         )
         if orphan:
             client.set_terminated(run.info.run_id, status="KILLED")
@@ -427,6 +439,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
                     "validation_gap_days": validation_gap_days(cfg),
                     "max_epochs": cfg.tuning.max_epochs,
                     "patience": cfg.tuning.patience,
+                    "backend": cfg.tuning.backend,
                     "n_train": len(train),
                     "n_val": len(val),
                 }
@@ -443,6 +456,8 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
             nested_runs=True,
             no_progress_evals=cfg.tuning.no_progress_evals,
             on_trial=lambda t: save_trials(t, out_dir / TRIALS_FILE),
+            backend=cfg.tuning.backend,
+            spark=cfg.tuning.spark,
         )
         mlflow.log_metrics(
             {"best_loss": result.best_loss, "n_trials": result.n_trials,
