@@ -169,3 +169,70 @@ def dvc_lock_hashes(paths: list[str | Path], lock: str | Path | None = None) -> 
 def data_tags(paths: list[str | Path], lock: str | Path | None = None) -> dict[str, str]:
     """``dvc_md5/<path>`` tags for the input files of a run or a model version."""
     return {f"dvc_md5/{k}": v for k, v in dvc_lock_hashes(paths, lock).items()}
+
+
+# --------------------------------------------------------------------------- user commands
+class TrackingError(RuntimeError):
+    """No usable tracking store; the message is the one-line reason shown to the user."""
+
+
+PROJECT_MARKERS = ("params.yaml", "dvc.yaml")
+
+
+def find_project_root(start: str | Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the cwd) holding params.yaml and
+    dvc.yaml; None outside a project."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).is_file() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def _store_problem(uri: str) -> str | None:
+    """Why ``uri`` names no existing local store (MLflow would silently create an empty one)."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return f"no MLflow store at {path}"
+    elif uri.startswith("file:") or "://" not in uri:
+        path = Path(uri.removeprefix("file://").removeprefix("file:"))
+        if not path.is_dir():
+            return f"no MLflow store folder at {path}"
+    return None
+
+
+def resolve_user_uri(explicit: str | None = None, params: str | Path | None = None) -> str:
+    """The tracking URI for commands a user runs anywhere (predict, score, promote, rollback).
+
+    Order: ``--tracking-uri``, then MLFLOW_TRACKING_URI, then the project's own store: the
+    project is the folder of ``--params`` if given, else the nearest folder above the cwd
+    holding params.yaml and dvc.yaml; its params' ``mlflow.tracking_uri`` or
+    ``sqlite:///<project>/mlflow.db``. A local store that does not exist is an error, never
+    created empty. Needs no params.yaml when a URI is given.
+    """
+    hint = "(pass --tracking-uri URI or set MLFLOW_TRACKING_URI, or run from the project)"
+    if explicit:
+        uri, origin = explicit, "--tracking-uri"
+    elif os.environ.get("MLFLOW_TRACKING_URI"):
+        uri, origin = os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
+    else:
+        from seqnetquake.config import load_config
+
+        if params is not None:
+            params = Path(params).resolve()
+            root = params.parent
+        else:
+            root = find_project_root()
+            if root is None:
+                raise TrackingError(f"no seqnetquake project (params.yaml + dvc.yaml) at or "
+                                    f"above {Path.cwd()} {hint}")
+            params = root / "params.yaml"
+        configured = load_config(params).mlflow.tracking_uri
+        uri = configured or f"sqlite:///{root / 'mlflow.db'}"
+        origin = str(params) if configured else f"project {root}"
+    problem = _store_problem(uri)
+    if problem:
+        raise TrackingError(f"{problem} (from {origin}): run the pipeline first (make demo) or "
+                            "point --tracking-uri / MLFLOW_TRACKING_URI at an existing store")
+    return uri
