@@ -47,9 +47,9 @@ def test_score_from_another_folder(store, tmp_path):
 
 
 def test_score_csv_both_sides_and_track_rules(store, tmp_path):
-    from seqnetquake.tracking import resolve_user_uri
-
     import mlflow
+
+    from seqnetquake.tracking import resolve_user_uri
 
     mlflow.set_tracking_uri(resolve_user_uri(store["uri"]))
     model = scoring.load_model("models:/seqnetquake-cses@champion")
