@@ -45,6 +45,11 @@ RUNTIME_REQUIREMENTS = ("tensorflow-cpu", "keras", "scikit-learn", "skops", "num
                         "pydantic", "PyYAML", "mlflow")
 
 
+# The only metric tags a version carries (contract): the rest stays on the training run.
+HEADLINE_TAGS = tuple(f"{split}_{name}" for split in ("val", "test")
+                      for name in ("mcc", "f1_weighted", "accuracy"))
+
+
 class RegistryError(RuntimeError):
     """A refused registry action; the message is the one-line reason shown to the user."""
 
@@ -225,7 +230,7 @@ def register_version(
         number = max(int(v.version) for v in existing)
         version = client.get_model_version(name, str(number))  # search leaves aliases out
         return Registered(name, _version(version), run_id, False, list(version.aliases))
-    tags = {k: f"{v:.6g}" for k, v in metrics.items()} | lineage
+    tags = {k: f"{v:.6g}" for k, v in metrics.items() if k in HEADLINE_TAGS} | lineage
     version = mlflow.register_model(model_uri, name, tags=tags)
     client.update_model_version(name, version.version, description=description)
     client.set_registered_model_alias(name, CHALLENGER, version.version)

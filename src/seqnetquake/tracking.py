@@ -48,6 +48,10 @@ def git_commit() -> str:
         return "unknown"
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"  # the UI's "Model training" view
+
+
 def configure(cfg: Config) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id."""
     import mlflow
@@ -65,6 +69,10 @@ def configure(cfg: Config) -> str:
         experiment_id = mlflow.create_experiment(
             cfg.mlflow.experiment, artifact_location=location
         )
+    if (experiment is None or experiment.tags.get(EXPERIMENT_KIND_TAG) is None):
+        # MLflow 3's UI opens an experiment without this tag in its GenAI view.
+        mlflow.MlflowClient().set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG,
+                                                 EXPERIMENT_KIND)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
@@ -164,6 +172,29 @@ def dvc_lock_hashes(paths: list[str | Path], lock: str | Path | None = None) -> 
                 hashes[key] = outs[candidate]
                 break
     return hashes
+
+
+def log_windows_input(path: str | Path, windows: Any, context: str) -> None:
+    """Log a windows npz as an MLflow dataset input of the active run (the UI's Dataset
+    column): named ``windows-<dataset>-<split>``, its digest the DVC md5 of the file (from
+    dvc.lock, else computed: DVC's md5 of a file is the md5 of its bytes)."""
+    import hashlib
+    import warnings
+
+    import mlflow
+
+    path = Path(path)
+    digest = next(iter(dvc_lock_hashes([path]).values()), None)
+    if digest is None or digest.endswith(".dir"):
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "md5").hexdigest()
+    with warnings.catch_warnings():  # "source can be interpreted in multiple ways": a file
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_numpy(
+            windows.X, targets=windows.y, source=str(path.resolve()),
+            name=f"windows-{path.parent.name}-{path.stem}", digest=digest)
+    mlflow.log_input(dataset, context=context, tags={"windows": str(len(windows)),
+                                                     "dvc_md5": digest})
 
 
 def data_tags(paths: list[str | Path], lock: str | Path | None = None) -> dict[str, str]:

@@ -157,6 +157,8 @@ def run_stage(
     with tracking.stage_run(cfg, p.stage, params={**params, "hp": hyperparams}, tags=tags,
                             run_name=run_name) as run, atomic_path(p.out_dir) as tmp:
         tmp.mkdir(parents=True)
+        tracking.log_windows_input(ds_dir / "train.npz", train, "training")
+        tracking.log_windows_input(ds_dir / "test.npz", test, "evaluation")
         start = time.perf_counter()
         if p.kind == "transfer":
             result = clf.fine_tune(
@@ -176,13 +178,20 @@ def run_stage(
 
         clf.save(tmp / "model")
         pred.save(tmp / "predictions.npz")
-        info = log_classifier(tmp / "model", test.X if len(test) else fit_set.X)
         (tmp / "metrics.json").write_text(json.dumps(
             {k: (v if v == v else None) for k, v in metrics.items()}, indent=2,
             sort_keys=True) + "\n")
-        (tmp / "mlflow.json").write_text(json.dumps({
+        mlflow.log_artifact(str(tmp / "metrics.json"))
+    # The pyfunc model is logged from the final folder (its MLmodel records where the
+    # classifier came from, which must not be the .tmp folder), into the same run.
+    with mlflow.start_run(run_id=run.info.run_id):
+        info = log_classifier(p.out_dir / "model", test.X if len(test) else fit_set.X,
+                              channels=list(cfg.windows.features),
+                              half_orbit=cfg.datasets[p.dataset].half_orbit
+                              if p.dataset in cfg.datasets else None)
+    with atomic_path(p.out_dir / "mlflow.json") as tmp:
+        tmp.write_text(json.dumps({
             "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
             "model_uri": info.model_uri, "tracking_uri": mlflow.get_tracking_uri(),
         }, indent=2) + "\n")
-        mlflow.log_artifact(str(tmp / "metrics.json"))
     return metrics

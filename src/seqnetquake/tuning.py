@@ -152,13 +152,15 @@ def search(
     no_progress_evals: int | None = None,
     on_trial: Callable[[Any], None] | None = None,
     log: Callable[[str], None] | None = None,
+    trial_tags: dict[str, str] | None = None,
 ) -> SearchResult:
     """TPE search over ``space`` (default ``spec.space``) up to ``max_evals`` trials in total.
 
     ``trials`` (a ``hyperopt.Trials``) carries earlier trials to resume from; ``on_trial`` is
     called with it after each trial (to persist it); with ``nested_runs`` each trial is a
     nested MLflow run under the active run. ``no_progress_evals`` stops the search once that
-    many trials in a row have not improved the best loss.
+    many trials in a row have not improved the best loss. ``trial_tags`` go on every
+    nested trial run (the stage's lineage tags: git commit, data kind, stage).
     """
     from hyperopt import STATUS_OK, Trials, fmin, space_eval, tpe
 
@@ -180,7 +182,8 @@ def search(
         if nested_runs:
             import mlflow
 
-            with mlflow.start_run(run_name=f"trial-{index:03d}", nested=True) as child:
+            with mlflow.start_run(run_name=f"trial-{index:03d}", nested=True,
+                                  tags=trial_tags) as child:
                 result = run()
                 _log_trial(index, params, result, spec.name)
                 result["run_id"] = child.info.run_id
@@ -359,6 +362,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
                     "data_sha256": data_sha,
                 }
             )
+            tracking.log_windows_input(train_path, data, "training")
             mlflow.log_params(
                 {
                     "model": model,
@@ -383,6 +387,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
             nested_runs=True,
             no_progress_evals=cfg.tuning.no_progress_evals,
             on_trial=lambda t: save_trials(t, out_dir / TRIALS_FILE),
+            trial_tags={**tracking.base_tags(cfg, "tune"), "dataset": dataset_dir.name},
         )
         mlflow.log_metrics(
             {"best_loss": result.best_loss, "n_trials": result.n_trials,
