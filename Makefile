@@ -5,10 +5,16 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
+# The project's MLflow store unless MLFLOW_TRACKING_URI says otherwise (ui, serve).
+TRACKING_URI := $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow.db)
+UI_PORT ?= 5000
+PORT ?= 5001
+MODEL ?= models:/seqnetquake-cses@champion
 
-.PHONY: demo test install lint repro summary ui clean-outputs
+.PHONY: demo test install lint repro summary ui serve clean-outputs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -31,7 +37,12 @@ summary: install
 	@echo "MLflow UI:  make ui   (then open http://127.0.0.1:5000)"
 
 ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri $(TRACKING_URI) --host 127.0.0.1 --port $(UI_PORT) --workers 1
+
+## serve: the champion CSES model as a REST endpoint (README "Serving"); make serve PORT=5002
+serve: install
+	MLFLOW_TRACKING_URI=$(TRACKING_URI) $(BIN)/mlflow models serve -m "$(MODEL)" \
+		--env-manager local --host 127.0.0.1 --port $(PORT) --workers 1
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

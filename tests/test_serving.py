@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -16,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from score_fixtures import BIN, register_tiny_model
+from score_fixtures import register_tiny_model
 from tiny_windows import window_set
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
 
 
 def _free_port() -> int:
@@ -41,17 +43,16 @@ def _post(port: int, payload: str) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """``make serve`` on a free port against a store holding a tiny registered model."""
     root = tmp_path_factory.mktemp("serve")
     uri = register_tiny_model(root)
     port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(SRC),
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    # What `make serve` runs (Makefile): local env, 127.0.0.1, one worker.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(SRC)}
     log = open(root / "server.log", "w")  # noqa: SIM115 - the server outlives this block
-    proc = subprocess.Popen(
-        [str(BIN / "mlflow"), "models", "serve", "-m", "models:/seqnetquake-cses@champion",
-         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=log)
+    # -o: never (re)install the venv from a test; the recipe is the one users run.
+    proc = subprocess.Popen(["make", "-s", "-o", ".venv/.installed", "serve", f"PORT={port}"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         deadline = time.time() + 180
         while True:
@@ -64,7 +65,7 @@ def server(tmp_path_factory):
                 time.sleep(1)
         yield port
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # make, mlflow and its uvicorn worker
         proc.wait(timeout=30)
         log.close()
 
