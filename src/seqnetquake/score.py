@@ -147,7 +147,8 @@ def scores_frame(tracks: pd.DataFrame, rows: np.ndarray, proba: np.ndarray) -> p
     """One row per window: where and when it starts and ends, its pass, its probabilities."""
     from seqnetquake.windowset import CLASS_NAMES
 
-    first, last = rows[:, 0] if len(rows) else rows, rows[:, -1] if len(rows) else rows
+    rows = rows.reshape(len(rows), -1)
+    first, last = rows[:, 0], rows[:, -1]
     take = tracks.iloc
     frame = pd.DataFrame({
         "time": take[first]["time"].to_numpy(),
@@ -159,8 +160,7 @@ def scores_frame(tracks: pd.DataFrame, rows: np.ndarray, proba: np.ndarray) -> p
         "half_orbit": take[first]["half_orbit"].to_numpy(dtype=object).astype(str),
         "half_orbit_id": take[first]["half_orbit_id"].to_numpy(),
         "orbit": take[first]["orbit"].to_numpy(),
-        "kp_max": (tracks["kp"].to_numpy()[rows].max(axis=1) if len(rows)
-                   else np.zeros(0)),
+        "kp_max": tracks["kp"].to_numpy()[rows].max(axis=1, initial=-np.inf),
     })
     for k, name in enumerate(PROBA_COLUMNS):
         frame[name] = proba[:, k].astype(np.float64)
