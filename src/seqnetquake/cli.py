@@ -22,6 +22,7 @@ from seqnetquake.errors import InputError, ValidationFailed
 # setting the variables yourself.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # per-file download bars
 
 app = typer.Typer(
     help="SeqNetQuake: pre-earthquake ionospheric perturbations from DEMETER/CSES, reproducibly.",
