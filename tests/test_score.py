@@ -89,3 +89,23 @@ def test_bad_raw_file_is_one_line(store, tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and broken.name in errors[0], done.stderr
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_demeter_files_score_alike(store, tmp_path):
+    import mlflow
+
+    from rawfiles import half_orbit
+    from seqnetquake.sources import demeter
+    from seqnetquake.tracking import resolve_user_uri
+
+    folder = tmp_path / "demeter"
+    folder.mkdir()
+    start = np.datetime64("2019-11-18T01:00:00", "ns")
+    demeter.write_half_orbit(folder, half_orbit(n=300, cadence_s=1.0, satellite="demeter",
+                                                orbit=15000, start=start))
+    mlflow.set_tracking_uri(resolve_user_uri(store["uri"]))
+    model = scoring.load_model("models:/seqnetquake-cses@champion")
+    result = scoring.score_files([folder], model, kp_path=store["kp"])
+    assert result.satellite == "demeter"
+    assert len(result.scores) == (299 * 2 // 3 + 1) // 10  # 300 s at 1 s -> 200 at 1.5 s
+    assert set(result.scores["half_orbit"]) == {"night"}
