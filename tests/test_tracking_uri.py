@@ -38,6 +38,14 @@ def test_commands_find_the_project_from_a_subfolder(project):
     assert "4 windows" in done.stdout
 
 
+def test_outside_any_project_the_inputs_name_it(project, tmp_path):
+    done = run_cli("predict", "models:/seqnetquake-cses@champion", str(project / "w.npz"),
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"tracking URI: sqlite:///{project / 'mlflow.db'}" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_explicit_uri_needs_no_params(project, tmp_path):
     uri = f"sqlite:///{project / 'mlflow.db'}"
     done = run_cli("predict", "models:/seqnetquake-cses@champion", str(project / "w.npz"),
@@ -51,8 +59,9 @@ def test_explicit_uri_needs_no_params(project, tmp_path):
 
 
 def test_no_store_is_an_error_not_an_empty_store(project, tmp_path):
-    done = run_cli("predict", "models:/seqnetquake-cses@champion", str(project / "w.npz"),
-                   cwd=tmp_path)
+    lone = tmp_path / "lone.npz"
+    lone.write_bytes((project / "w.npz").read_bytes())
+    done = run_cli("predict", "models:/seqnetquake-cses@champion", str(lone), cwd=tmp_path)
     assert done.returncode == 1
     assert "no seqnetquake project (params.yaml + dvc.yaml)" in done.stderr
     missing = tmp_path / "nowhere" / "mlflow.db"
@@ -61,7 +70,7 @@ def test_no_store_is_an_error_not_an_empty_store(project, tmp_path):
     assert done.returncode == 1
     assert f"no MLflow store at {missing} (from --tracking-uri)" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lone.npz"]
 
 
 def test_find_project_root(tmp_path):

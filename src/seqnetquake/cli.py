@@ -353,14 +353,14 @@ def register(
         typer.echo(f"{name}: v{entry['version']} aliases {', '.join(entry['aliases']) or '-'}")
 
 
-def _use_store(explicit: str | None, params: Path | None) -> str:
+def _use_store(explicit: str | None, params: Path | None, near: tuple[Path, ...] = ()) -> str:
     """Point MLflow at the store a user command reads (tracking.resolve_user_uri); say which."""
     import mlflow
 
     from seqnetquake.tracking import TrackingError, resolve_user_uri
 
     try:
-        uri = resolve_user_uri(explicit, params)
+        uri = resolve_user_uri(explicit, params, near)
     except (TrackingError, ConfigError) as exc:
         _fail(str(exc))
     mlflow.set_tracking_uri(uri)
@@ -430,7 +430,7 @@ def predict(
     from seqnetquake import registry
 
     if _needs_store(model_uri):
-        _use_store(tracking_uri, params)
+        _use_store(tracking_uri, params, (npz,))
     try:
         with np.load(npz, allow_pickle=False) as data:
             X, y = data["X"], data.get("y")
@@ -483,8 +483,11 @@ def score(
     if out.suffix.lower() not in scoring.OUT_SUFFIXES:
         raise typer.BadParameter("must end in .csv or .parquet", param_hint="--out")
     if _needs_store(model):
-        _use_store(tracking_uri, params)
+        _use_store(tracking_uri, params, tuple(paths))
     root = params.resolve().parent if params else find_project_root()
+    for path in paths:  # outside a project, the one holding the raw files (its Kp, params)
+        if root is None and path.exists():
+            root = find_project_root(path if path.is_dir() else path.parent)
     cfg = _config(root / "params.yaml") if root and (root / "params.yaml").is_file() else None
     try:
         loaded = scoring.load_model(model)

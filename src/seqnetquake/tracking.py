@@ -233,14 +233,15 @@ def _store_problem(uri: str) -> str | None:
     return None
 
 
-def resolve_user_uri(explicit: str | None = None, params: str | Path | None = None) -> str:
+def resolve_user_uri(explicit: str | None = None, params: str | Path | None = None,
+                     near: tuple[str | Path, ...] = ()) -> str:
     """The tracking URI for commands a user runs anywhere (predict, score, promote, rollback).
 
     Order: ``--tracking-uri``, then MLFLOW_TRACKING_URI, then the project's own store: the
     project is the folder of ``--params`` if given, else the nearest folder above the cwd
-    holding params.yaml and dvc.yaml; its params' ``mlflow.tracking_uri`` or
-    ``sqlite:///<project>/mlflow.db``. A local store that does not exist is an error, never
-    created empty. Needs no params.yaml when a URI is given.
+    holding params.yaml and dvc.yaml (or, outside any project, above the input files ``near``);
+    its params' ``mlflow.tracking_uri`` or ``sqlite:///<project>/mlflow.db``. A local store
+    that does not exist is an error, never created empty. Needs no params.yaml when a URI is given.
     """
     hint = "(pass --tracking-uri URI or set MLFLOW_TRACKING_URI, or run from the project)"
     if explicit:
@@ -255,6 +256,10 @@ def resolve_user_uri(explicit: str | None = None, params: str | Path | None = No
             root = params.parent
         else:
             root = find_project_root()
+            for path in near:
+                if root is None and Path(path).exists():
+                    root = find_project_root(Path(path) if Path(path).is_dir()
+                                             else Path(path).parent)
             if root is None:
                 raise TrackingError(f"no seqnetquake project (params.yaml + dvc.yaml) at or "
                                     f"above {Path.cwd()} {hint}")
