@@ -57,7 +57,8 @@ def test_each_model_plots_on_its_own_training_run(tmp_path, mlflow_uri):
     figures = tmp_path / "figures"
     figures.mkdir()
     run_ids = {}
-    mlflow.set_experiment("lineage-plots")
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
+        "lineage-plots", artifact_location=(tmp_path / "artifacts").as_uri()))
     for slug, folder in (("transfer", tmp_path / "transfer"),
                          ("cnn", tmp_path / "baselines" / "cnn")):
         folder.mkdir(parents=True)
