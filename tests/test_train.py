@@ -108,6 +108,9 @@ def test_base_transfer_register_and_serve(workspace):
     flavor = mlflow.models.get_model_info(cses_model_uri(root)).flavors["python_function"]
     source = flavor["artifacts"]["classifier"]["uri"]
     assert source.endswith("models/transfer/model") and ".tmp" not in source
+    linked = {m.key for m in mlflow.get_logged_model(
+        cses_model_uri(root).split("/")[-1]).metrics}
+    assert "test_mcc" in linked and not any(k.startswith("history.") for k in linked)
     assert flavor["config"] == {"T": 10, "channels": ["ne_cm3", "te_k"],
                                 "half_orbit": cfg.datasets[cfg.train.target_dataset].half_orbit}
     assert version.tags[f"dvc_md5/data/processed/{cfg.train.target_dataset}/test.npz"] == "b" * 32

@@ -172,7 +172,9 @@ def run_stage(
         pred = predictions(clf, test, val)
         metrics = stage_metrics(pred, result.epochs, result.seconds)
         for key, values in result.history.items():
-            for step, value in enumerate(values):
+            # Epochs from 1: MLflow links the run's step-0 metrics to the logged model, which
+            # should show the final metrics, not the first epoch's loss.
+            for step, value in enumerate(values, start=1):
                 mlflow.log_metric(f"history.{key}", value, step=step)
         mlflow.log_metrics(_finite(metrics) | {"wall_seconds": wall})
 
