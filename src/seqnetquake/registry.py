@@ -34,6 +34,7 @@ from typing import Any
 import mlflow
 import numpy as np
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.tracking import MlflowClient
 
 from seqnetquake.config import Config
@@ -48,24 +49,69 @@ RUNTIME_REQUIREMENTS = ("tensorflow-cpu", "keras", "scikit-learn", "skops", "num
                         "pydantic", "PyYAML", "mlflow")
 
 
+# The only metric tags a version carries (contract): the rest stays on the training run.
+HEADLINE_TAGS = tuple(f"{split}_{name}" for split in ("val", "test")
+                      for name in ("mcc", "f1_weighted", "accuracy"))
+
+
 class RegistryError(RuntimeError):
     """A refused registry action; the message is the one-line reason shown to the user."""
 
 
+DEFAULT_CHANNELS = ("ne_cm3", "te_k")  # models logged before channels were recorded
+
+
+class InvalidWindows(MlflowException):
+    """Windows refused before predicting: HTTP 400 through ``mlflow models serve``.
+
+    MLflow's scoring server prefixes an exception's message with the whole request
+    (``Failed to predict data '<array>'``); the message here stays the one-line reason.
+    """
+
+    def __init__(self, reason: str):
+        self._reason = reason.splitlines()[0] if reason else "invalid input"
+        super().__init__(self._reason, error_code=INVALID_PARAMETER_VALUE)
+
+    @property
+    def message(self) -> str:
+        return self._reason
+
+    @message.setter
+    def message(self, value: str) -> None:  # the server's prefixing is ignored on purpose
+        pass
+
+
 class ClassifierModel(mlflow.pyfunc.PythonModel):
     """pyfunc face of a saved :class:`~seqnetquake.models.Classifier`: raw windows in,
-    probabilities of the three classes out."""
+    probabilities of the three classes out. Windows are checked first
+    (:func:`seqnetquake.windowcheck.check_windows`): a NaN or a Te of -1000 K is refused with
+    a one-line reason naming the channel, never turned into probabilities."""
 
     def load_context(self, context: Any) -> None:
         from seqnetquake.models import load_classifier
+        from seqnetquake.models.base import META_FILE
 
-        self.classifier = load_classifier(Path(context.artifacts[ARTIFACT_KEY]))
+        directory = Path(context.artifacts[ARTIFACT_KEY])
+        self.classifier = load_classifier(directory)
+        config = dict(getattr(context, "model_config", None) or {})
+        meta = json.loads((directory / META_FILE).read_text())
+        self.T = int(config.get("T", meta["T"]))
+        self.channels = tuple(config.get("channels") or DEFAULT_CHANNELS[: int(meta["F"])])
 
     def predict(
         self, context: Any, model_input: np.ndarray, params: dict[str, Any] | None = None
     ) -> np.ndarray:
-        # An ndarray hint lets MLflow validate against the logged signature (float32, T x F).
-        X = np.asarray(model_input, dtype=np.float32)
+        from seqnetquake.errors import InputError
+        from seqnetquake.windowcheck import check_windows
+
+        try:
+            X = np.asarray(model_input, dtype=np.float32)
+            check_windows(X, T=self.T, channels=self.channels, source="input")
+        except InputError as exc:
+            raise InvalidWindows(str(exc)) from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidWindows(f"input: X: not a numeric (windows, {self.T}, "
+                                 f"{len(self.channels)}) array: {exc}") from None
         return np.asarray(self.classifier.predict_proba(X), dtype=np.float32)
 
 
@@ -82,26 +128,41 @@ def _requirements() -> list[str]:
             if "extra ==" not in r and Requirement(r).name.lower() in wanted]
 
 
-def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "model") -> Any:
+def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "model",
+                   channels: tuple[str, ...] | list[str] = DEFAULT_CHANNELS,
+                   half_orbit: str | None = None) -> Any:
     """Log a saved classifier as an MLflow pyfunc model in the active run; return ModelInfo.
 
-    The signature is inferred from real windows and the probabilities the model gives them,
-    so a caller sees the exact input contract (float32, T x F) in the UI.
+    The signature says float32 windows of any shape, so that a wrong T or channel count reaches
+    the model's own check (one line naming the channels) instead of MLflow's schema error;
+    T, the channel names and the half-orbit are in the model's metadata (UI, ``score``) and
+    model_config (the check).
     """
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
 
     from seqnetquake.models import load_classifier
 
     X_example = np.asarray(X_example[:8], dtype=np.float32)
     proba = np.asarray(load_classifier(classifier_dir).predict_proba(X_example), np.float32)
+    T, channels = int(X_example.shape[1]), [str(c) for c in channels]
+    info = {"T": T, "channels": channels} | ({"half_orbit": half_orbit} if half_orbit else {})
+    signature = ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, -1))]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, proba.shape[1]))]),
+    )
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=str(PACKAGE_DIR / "pyfunc_model.py"),
         artifacts={ARTIFACT_KEY: str(classifier_dir)},
-        signature=infer_signature(X_example, proba),
+        signature=signature,
         input_example=X_example[:2],
         code_paths=[str(PACKAGE_DIR)],
         pip_requirements=_requirements(),
+        model_config=info,
+        metadata=info | {"input": f"float32 (windows, {T}, {len(channels)}) raw "
+                                   f"{', '.join(channels)}",
+                         "output": "probabilities of non-seismic, seismic, storm"},
     )
 
 
@@ -182,7 +243,7 @@ def register_version(
         number = max(int(v.version) for v in existing)
         version = client.get_model_version(name, str(number))  # search leaves aliases out
         return Registered(name, _version(version), run_id, False, list(version.aliases))
-    tags = {k: f"{v:.6g}" for k, v in metrics.items()} | lineage
+    tags = {k: f"{v:.6g}" for k, v in metrics.items() if k in HEADLINE_TAGS} | lineage
     version = mlflow.register_model(model_uri, name, tags=tags)
     client.update_model_version(name, version.version, description=description)
     with serialised(name):

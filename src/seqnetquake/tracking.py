@@ -48,6 +48,10 @@ def git_commit() -> str:
         return "unknown"
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"  # the UI's "Model training" view
+
+
 def configure(cfg: Config) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id."""
     import mlflow
@@ -65,6 +69,10 @@ def configure(cfg: Config) -> str:
         experiment_id = mlflow.create_experiment(
             cfg.mlflow.experiment, artifact_location=location
         )
+    if (experiment is None or experiment.tags.get(EXPERIMENT_KIND_TAG) is None):
+        # MLflow 3's UI opens an experiment without this tag in its GenAI view.
+        mlflow.MlflowClient().set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG,
+                                                 EXPERIMENT_KIND)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
@@ -215,6 +223,101 @@ def dvc_lock_hashes(paths: list[str | Path], lock: str | Path | None = None) -> 
     return hashes
 
 
+def log_windows_input(path: str | Path, windows: Any, context: str) -> None:
+    """Log a windows npz as an MLflow dataset input of the active run (the UI's Dataset
+    column): named ``windows-<dataset>-<split>``, its digest the DVC md5 of the file (from
+    dvc.lock, else computed: DVC's md5 of a file is the md5 of its bytes)."""
+    import hashlib
+    import warnings
+
+    import mlflow
+
+    path = Path(path)
+    digest = next(iter(dvc_lock_hashes([path]).values()), None)
+    if digest is None or digest.endswith(".dir"):
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "md5").hexdigest()
+    with warnings.catch_warnings():  # "source can be interpreted in multiple ways": a file
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_numpy(
+            windows.X, targets=windows.y, source=str(path.resolve()),
+            name=f"windows-{path.parent.name}-{path.stem}", digest=digest)
+    mlflow.log_input(dataset, context=context, tags={"windows": str(len(windows)),
+                                                     "dvc_md5": digest})
+
+
 def data_tags(paths: list[str | Path], lock: str | Path | None = None) -> dict[str, str]:
     """``dvc_md5/<path>`` tags for the input files of a run or a model version."""
     return {f"dvc_md5/{k}": v for k, v in dvc_lock_hashes(paths, lock).items()}
+
+
+# --------------------------------------------------------------------------- user commands
+class TrackingError(RuntimeError):
+    """No usable tracking store; the message is the one-line reason shown to the user."""
+
+
+PROJECT_MARKERS = ("params.yaml", "dvc.yaml")
+
+
+def find_project_root(start: str | Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the cwd) holding params.yaml and
+    dvc.yaml; None outside a project."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).is_file() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def _store_problem(uri: str) -> str | None:
+    """Why ``uri`` names no existing local store (MLflow would silently create an empty one)."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return f"no MLflow store at {path}"
+    elif uri.startswith("file:") or "://" not in uri:
+        path = Path(uri.removeprefix("file://").removeprefix("file:"))
+        if not path.is_dir():
+            return f"no MLflow store folder at {path}"
+    return None
+
+
+def resolve_user_uri(explicit: str | None = None, params: str | Path | None = None,
+                     near: tuple[str | Path, ...] = ()) -> str:
+    """The tracking URI for commands a user runs anywhere (predict, score, promote, rollback).
+
+    Order: ``--tracking-uri``, then MLFLOW_TRACKING_URI, then the project's own store: the
+    project is the folder of ``--params`` if given, else the nearest folder above the cwd
+    holding params.yaml and dvc.yaml (or, outside any project, above the input files ``near``);
+    its params' ``mlflow.tracking_uri`` or ``sqlite:///<project>/mlflow.db``. A local store
+    that does not exist is an error, never created empty. Needs no params.yaml when a URI is given.
+    """
+    hint = "(pass --tracking-uri URI or set MLFLOW_TRACKING_URI, or run from the project)"
+    if explicit:
+        uri, origin = explicit, "--tracking-uri"
+    elif os.environ.get("MLFLOW_TRACKING_URI"):
+        uri, origin = os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
+    else:
+        from seqnetquake.config import load_config
+
+        if params is not None:
+            params = Path(params).resolve()
+            root = params.parent
+        else:
+            root = find_project_root()
+            for path in near:
+                if root is None and Path(path).exists():
+                    root = find_project_root(Path(path) if Path(path).is_dir()
+                                             else Path(path).parent)
+            if root is None:
+                raise TrackingError(f"no seqnetquake project (params.yaml + dvc.yaml) at or "
+                                    f"above {Path.cwd()} {hint}")
+            params = root / "params.yaml"
+        configured = load_config(params).mlflow.tracking_uri
+        uri = configured or f"sqlite:///{root / 'mlflow.db'}"
+        origin = str(params) if configured else f"project {root}"
+    problem = _store_problem(uri)
+    if problem:
+        raise TrackingError(f"{problem} (from {origin}): run the pipeline first (make demo) or "
+                            "point --tracking-uri / MLFLOW_TRACKING_URI at an existing store")
+    return uri

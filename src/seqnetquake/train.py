@@ -169,6 +169,8 @@ def run_stage(
     with tracking.stage_run(cfg, p.stage, params={**params, "hp": hyperparams}, tags=tags,
                             run_name=run_name) as run, atomic_path(p.out_dir) as tmp:
         tmp.mkdir(parents=True)
+        tracking.log_windows_input(ds_dir / "train.npz", train, "training")
+        tracking.log_windows_input(ds_dir / "test.npz", test, "evaluation")
         start = time.perf_counter()
         if p.kind == "transfer":
             result = clf.fine_tune(
@@ -182,19 +184,28 @@ def run_stage(
         pred = predictions(clf, test, val)
         metrics = stage_metrics(pred, result.epochs, result.seconds)
         for key, values in result.history.items():
-            for step, value in enumerate(values):
+            # Epochs from 1: MLflow links the run's step-0 metrics to the logged model, which
+            # should show the final metrics, not the first epoch's loss.
+            for step, value in enumerate(values, start=1):
                 mlflow.log_metric(f"history.{key}", value, step=step)
         mlflow.log_metrics(_finite(metrics) | {"wall_seconds": wall})
 
         clf.save(tmp / "model")
         pred.save(tmp / "predictions.npz")
-        info = log_classifier(tmp / "model", test.X if len(test) else fit_set.X)
         (tmp / "metrics.json").write_text(json.dumps(
             {k: (v if v == v else None) for k, v in metrics.items()}, indent=2,
             sort_keys=True) + "\n")
-        (tmp / "mlflow.json").write_text(json.dumps({
+        mlflow.log_artifact(str(tmp / "metrics.json"))
+    # The pyfunc model is logged from the final folder (its MLmodel records where the
+    # classifier came from, which must not be the .tmp folder), into the same run.
+    with mlflow.start_run(run_id=run.info.run_id):
+        info = log_classifier(p.out_dir / "model", test.X if len(test) else fit_set.X,
+                              channels=list(cfg.windows.features),
+                              half_orbit=cfg.datasets[p.dataset].half_orbit
+                              if p.dataset in cfg.datasets else None)
+    with atomic_path(p.out_dir / "mlflow.json") as tmp:
+        tmp.write_text(json.dumps({
             "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
             "model_uri": info.model_uri, "tracking_uri": mlflow.get_tracking_uri(),
         }, indent=2) + "\n")
-        mlflow.log_artifact(str(tmp / "metrics.json"))
     return metrics

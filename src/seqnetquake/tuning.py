@@ -164,13 +164,15 @@ def search(
     log: Callable[[str], None] | None = None,
     backend: str = "local",
     spark: Any = None,
+    trial_tags: dict[str, str] | None = None,
 ) -> SearchResult:
     """TPE search over ``space`` (default ``spec.space``) up to ``max_evals`` trials in total.
 
     ``trials`` (a ``hyperopt.Trials``) carries earlier trials to resume from; ``on_trial`` is
     called with it after each trial (to persist it); with ``nested_runs`` each trial is a
     nested MLflow run under the active run. ``no_progress_evals`` stops the search once that
-    many trials in a row have not improved the best loss.
+    many trials in a row have not improved the best loss. ``trial_tags`` go on every
+    nested trial run (the stage's lineage tags: git commit, data kind, stage).
     """
     from hyperopt import STATUS_OK, Trials, fmin, space_eval, tpe
 
@@ -200,7 +202,8 @@ def search(
         if nested_runs:
             import mlflow
 
-            with mlflow.start_run(run_name=f"trial-{index:03d}", nested=True) as child:
+            with mlflow.start_run(run_name=f"trial-{index:03d}", nested=True,
+                                  tags=trial_tags) as child:
                 result = run()
                 _log_trial(index, params, result, spec.name)
                 result["run_id"] = child.info.run_id
@@ -430,6 +433,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
                     "data_sha256": data_sha,
                 }
             )
+            tracking.log_windows_input(train_path, data, "training")
             mlflow.log_params(
                 {
                     "model": model,
@@ -458,6 +462,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
             on_trial=lambda t: save_trials(t, out_dir / TRIALS_FILE),
             backend=cfg.tuning.backend,
             spark=cfg.tuning.spark,
+            trial_tags={**tracking.base_tags(cfg, "tune"), "dataset": dataset_dir.name},
         )
         mlflow.log_metrics(
             {"best_loss": result.best_loss, "n_trials": result.n_trials,

@@ -3,6 +3,8 @@
 A suite file is GX's own serialisation (``{"name": ..., "expectations": [{"type": ...,
 "kwargs": ...}]}``), so a reviewer reads exactly what runs. Validation happens in an ephemeral
 context (no ``gx/`` folder to commit); HTML Data Docs are written to a folder the stage names.
+The validate stage runs every table in one context, so its Data Docs site lists every
+validation of the run (a fresh context per table would keep only the last one's pages).
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ def load_suite_json(expectations_dir: str | Path, name: str) -> dict[str, Any]:
     return spec
 
 
+def new_context(data_docs_dir: str | Path | None = None):
+    """An ephemeral GX context, with a Data Docs site in ``data_docs_dir`` if given; pass it
+    to several :func:`validate_frame` calls to get one site holding all their validations."""
+    return _context(Path(data_docs_dir) if data_docs_dir is not None else None)
+
+
 def _context(data_docs_dir: Path | None):
     import great_expectations as gx
 
@@ -106,11 +114,13 @@ def validate_frame(
     table: str,
     data_docs_dir: str | Path | None = None,
     parameters: dict[str, Any] | None = None,
+    context: Any = None,
 ) -> Report:
     """Run one suite on one DataFrame; return a :class:`Report` (never raises on failures).
 
     ``parameters`` fill the suite's ``{"$PARAMETER": name}`` placeholders (thresholds that
-    live in params.yaml, such as the allowed share of gaps).
+    live in params.yaml, such as the allowed share of gaps). ``context`` (:func:`new_context`)
+    is shared between calls; without it each call gets its own, with ``data_docs_dir``'s site.
     """
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import (
@@ -118,7 +128,9 @@ def validate_frame(
     )
 
     docs = Path(data_docs_dir) if data_docs_dir is not None else None
-    context = _context(docs)
+    if context is None:
+        context = _context(docs)
+    build_docs = bool(context.get_site_names())
     name = suite_spec["name"]
     suite = gx.ExpectationSuite(name=name)
     for spec in suite_spec["expectations"]:
@@ -126,13 +138,15 @@ def validate_frame(
             ExpectationConfiguration(type=spec["type"], kwargs=spec["kwargs"],
                                      meta=spec.get("meta", {}))
         )
+    if any(s.name == name for s in context.suites.all()):  # a second table of one suite
+        context.suites.delete(name)
     suite = context.suites.add(suite)
-    asset = context.data_sources.add_pandas("pandas").add_dataframe_asset(table)
+    asset = context.data_sources.add_pandas(f"pandas-{table}").add_dataframe_asset(table)
     batch_definition = asset.add_batch_definition_whole_dataframe("whole")
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{table}-{name}", data=batch_definition, suite=suite)
     )
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="docs")] if docs is not None else []
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="docs")] if build_docs else []
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
             name=f"{table}-{name}",
@@ -237,12 +251,13 @@ def run_stage(cfg, inputs: list[Path], out_path: Path, docs_dir: Path) -> None:
     import shutil
 
     shutil.rmtree(docs_dir, ignore_errors=True)  # stale pages from an earlier run would mislead
+    context = new_context(docs_dir)  # one site for every table of this run
     for path in inputs:
         path = Path(path)
         suite, satellite = suite_for(path)
         table, parameters = PREPARERS[suite](pd.read_parquet(path), cfg, satellite)
         spec = load_suite_json(expectations_dir, suite)
-        report = validate_frame(table, spec, path.stem, docs_dir, parameters)
+        report = validate_frame(table, spec, path.stem, docs_dir, parameters, context=context)
         print(report.summary())
         reports.append(report)
     summary = {
@@ -255,5 +270,9 @@ def run_stage(cfg, inputs: list[Path], out_path: Path, docs_dir: Path) -> None:
             {r.table: {"rows": r.rows, "failures": len(r.failures)} for r in reports}
         )
         write_json(summary, out_path)
-    print(f"data docs: {docs_dir / 'index.html'}")
+        if (docs_dir / "index.html").is_file():
+            import mlflow
+
+            mlflow.log_artifacts(str(docs_dir), artifact_path="data_docs")
+    print(f"data docs: {docs_dir / 'index.html'} ({len(reports)} validations)")
     require(reports)

@@ -418,3 +418,48 @@ def windows_table(processed_dir: Path, datasets: dict[str, DatasetConfig]) -> st
         lines.append(f"| {name} | {d.satellite} | {d.half_orbit} | {d.T} | {d.radius} | "
                      + " | ".join(str(v) for v in [*cells, total]) + " |")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- scoring new passes
+@dataclass(frozen=True)
+class UnlabelledWindows:
+    """Windows of new passes for scoring: X raw (N, T, F) and where each one lies."""
+
+    X: np.ndarray
+    rows: np.ndarray  # (N, T) row indices into the track table (first column: window start)
+
+
+def unlabelled_windows(
+    tracks: pd.DataFrame,
+    T: int,
+    features: list[str],
+    cadence_s: float,
+    gap_tolerance_s: float,
+    half_orbit: str | None = None,
+) -> UnlabelledWindows:
+    """Cut a track table into the windows a model would see, without labels.
+
+    The same rules as :func:`build_windows` with every usable sample in one run per half-orbit
+    and segment: quality 0 and finite values only, non-overlapping windows of T from a run's
+    start, windows straddling a gap dropped; ``half_orbit`` ("day"/"night") keeps one side.
+    """
+    missing = [c for c in ("time", "half_orbit", "half_orbit_id", "segment", "quality",
+                           *features) if c not in tracks.columns]
+    if missing:
+        raise InputError("tracks", ",".join(missing), "missing column")
+    usable = (tracks["quality"].to_numpy() == 0)
+    if half_orbit is not None:
+        usable &= (tracks["half_orbit"] == half_orbit).to_numpy(dtype=bool)
+    values = [tracks[name].to_numpy(dtype=np.float64) for name in features]
+    for column in values:
+        usable &= np.isfinite(column)
+    label = np.where(usable, 0, LABEL_UNUSED).astype(np.int8)
+    event = np.zeros(len(tracks), dtype=np.int64)
+    starts = window_starts(label, event, tracks["half_orbit_id"].to_numpy(np.int64),
+                           tracks["segment"].to_numpy(np.int64), T)
+    starts = starts[span_ok(to_ns(tracks["time"]), starts, T, cadence_s, gap_tolerance_s)]
+    rows = starts[:, None] + np.arange(T)
+    X = np.empty((len(starts), T, len(features)), dtype=np.float32)
+    for f, column in enumerate(values):
+        X[:, :, f] = column[rows]
+    return UnlabelledWindows(X=X, rows=rows)
