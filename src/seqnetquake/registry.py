@@ -49,9 +49,10 @@ RUNTIME_REQUIREMENTS = ("tensorflow-cpu", "keras", "scikit-learn", "skops", "num
                         "pydantic", "PyYAML", "mlflow")
 
 
-# The only metric tags a version carries (contract): the rest stays on the training run.
-HEADLINE_TAGS = tuple(f"{split}_{name}" for split in ("val", "test")
-                      for name in ("mcc", "f1_weighted", "accuracy"))
+# The only metric tags a version carries (contract): validation (gated) and test (reported
+# only); the rest stays on the training run.
+METRIC_TAGS = tuple(f"{split}_{name}" for split in ("val", "test")
+                    for name in ("mcc", "f1_weighted", "accuracy"))
 
 
 class RegistryError(RuntimeError):
@@ -243,7 +244,7 @@ def register_version(
         number = max(int(v.version) for v in existing)
         version = client.get_model_version(name, str(number))  # search leaves aliases out
         return Registered(name, _version(version), run_id, False, list(version.aliases))
-    tags = {k: f"{v:.6g}" for k, v in metrics.items() if k in HEADLINE_TAGS} | lineage
+    tags = {k: f"{v:.6g}" for k, v in metrics.items() if k in METRIC_TAGS} | lineage
     version = mlflow.register_model(model_uri, name, tags=tags)
     client.update_model_version(name, version.version, description=description)
     with serialised(name):
@@ -293,11 +294,6 @@ def _description(label: str, metrics: dict[str, float], lineage: dict[str, str])
             f"weighted F1 {metrics.get('test_f1_weighted', nan):.4f}, accuracy "
             f"{metrics.get('test_accuracy', nan):.4f}; data_kind "
             f"{lineage.get('data_kind', '?')}, git {lineage.get('git_commit', '?')[:10]}")
-
-
-# The metric tags of a version (crosscontracts): validation (gated) and test (reported only).
-METRIC_TAGS = tuple(f"{part}_{name}" for part in ("val", "test")
-                    for name in ("mcc", "f1_weighted", "accuracy"))
 
 
 def _test_metrics(metrics: dict[str, Any]) -> dict[str, float]:
