@@ -174,6 +174,19 @@ class ValidationConfig(_Section):
     expectations_dir: str = "expectations"
 
 
+class BackgroundConfig(_Section):
+    """Causal quiet-time reference of log Ne/Te per sample (background.py has the rule)."""
+
+    kp_max: float = 2.0  # quiet: Kp at most this (2+ = 2.333 is not quiet)
+    days: int = Field(default=10, ge=1)  # previous whole days the reference is taken from
+    cell_deg: tuple[float, float] = (2.5, 5.0)  # (lat, lon) cell
+    fallback: list[float] = Field(default_factory=lambda: [2.0, 4.0])  # coarser cells, x
+    min_count: int = Field(default=20, ge=1)  # reference samples needed at a level
+    max_samples: int = Field(default=2000, ge=1)  # larger reference sets are thinned evenly
+    min_coverage: float = Field(default=0.5, ge=0, le=1)  # GX: share of samples with one
+    mad_floor: float = Field(default=0.01, gt=0)  # dex; z-scores divide by max(MAD, this)
+
+
 class DatasetConfig(_Section):
     """One of the paper's datasets 01-11 (DESIGN §3)."""
 
@@ -188,7 +201,18 @@ class WindowsConfig(_Section):
     kp_threshold: float = 3.0
     test_fraction: float = 0.2
     gap_tolerance_s: float = 0.75
+    # Window channels: ne_cm3, te_k (raw, the paper's input) or residuals against the
+    # background reference: ne_resid, te_resid (log10 ratio, dex), ne_z, te_z (by MAD).
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
+
+    @field_validator("features")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        known = ("ne_cm3", "te_k", "ne_resid", "te_resid", "ne_z", "te_z")
+        unknown = [v for v in value if v not in known]
+        if unknown or not value or len(set(value)) != len(value):
+            raise ValueError(f"channels must be distinct, among {', '.join(known)}; got {value}")
+        return value
 
 
 class TuningConfig(_Section):
@@ -231,6 +255,7 @@ class Config(_Section):
     simulate: SimulateConfig
     tracks: TracksConfig = TracksConfig()
     validation: ValidationConfig = ValidationConfig()
+    background: BackgroundConfig = BackgroundConfig()
     windows: WindowsConfig = WindowsConfig()
     datasets: dict[str, DatasetConfig]
     tuning: TuningConfig = TuningConfig()

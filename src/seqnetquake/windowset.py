@@ -16,6 +16,7 @@ from seqnetquake.errors import InputError
 
 N_CLASSES = 3
 CLASS_NAMES = ("non-seismic", "seismic", "storm")  # labels 0, 1, 2
+DEFAULT_CHANNELS = ("ne_cm3", "te_k")  # npz files without a ``channels`` array hold these
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class WindowSet:
     lat: np.ndarray
     lon: np.ndarray
     half_orbit_id: np.ndarray
+    channels: tuple[str, ...] = DEFAULT_CHANNELS  # names of X's last axis (windows.features)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -40,7 +42,8 @@ class WindowSet:
         return int(self.X.shape[2])
 
     def take(self, index: np.ndarray | slice) -> WindowSet:
-        return WindowSet(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return WindowSet(**{f.name: getattr(self, f.name)[index] for f in fields(self)
+                            if f.name != "channels"}, channels=self.channels)
 
     def chronological_split(self, validation_fraction: float) -> tuple[WindowSet, WindowSet]:
         """Cut the last ``validation_fraction`` of windows (by start time) off as validation.
@@ -67,6 +70,10 @@ def load_windows(path: str | Path) -> WindowSet:
         with np.load(path, allow_pickle=False) as data:
             arrays = {}
             for f in fields(WindowSet):
+                if f.name == "channels":
+                    names = data["channels"] if "channels" in data else DEFAULT_CHANNELS
+                    arrays["channels"] = tuple(str(c) for c in names)
+                    continue
                 if f.name not in data:
                     raise InputError(path, f.name, "missing array")
                 arrays[f.name] = data[f.name]
