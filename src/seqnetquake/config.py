@@ -135,6 +135,19 @@ class StormConfig(_Section):
     night_te_k: float = 300.0
 
 
+class VariabilityConfig(_Section):
+    """Day-to-day background variability (simulate/variability.py; docs/simulator.md)."""
+
+    enabled: bool = True
+    ne_day_std: float = Field(default=0.20, ge=0)  # NmF2 day-to-day, mid-latitudes, by day
+    ne_night_std: float = Field(default=0.30, ge=0)  # ... and by night (Forbes et al. 2000)
+    te_std: float = Field(default=0.05, ge=0)  # assumption: a few % (docs/simulator.md)
+    day_correlation: float = Field(default=0.4, ge=0, lt=1)  # lag-1 day autocorrelation
+    cell_deg: tuple[float, float] = (15.0, 30.0)  # (lat, lon) spacing of the day-to-day field
+    along_track_km: float = Field(default=1000.0, gt=0)  # per-pass knots along the track
+    pass_share: float = Field(default=0.5, ge=0, le=1)  # variance share of the per-pass part
+
+
 class SimulateConfig(_Section):
     seed: int = 7
     cses: SimulatedPeriod
@@ -157,6 +170,7 @@ class SimulateConfig(_Section):
     fill_value: float = -9999.0
     spike_factor: float = 30.0
     precursor: PrecursorConfig = PrecursorConfig()
+    variability: VariabilityConfig = VariabilityConfig()
 
 
 class TracksConfig(_Section):
@@ -225,7 +239,7 @@ class TuningConfig(_Section):
     no_progress_evals: int | None = Field(default=None, ge=1)
     dataset: str = "07"
     models: list[str] = Field(
-        default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm"]
+        default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm", "classical"]
     )
 
 
@@ -237,7 +251,9 @@ class TrainConfig(_Section):
     patience: int = 4
     fine_tune_epochs: int = 30
     fine_tune_learning_rate: float = 1e-4
-    baselines: list[str] = Field(default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm"])
+    baselines: list[str] = Field(
+        default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm", "classical"]
+    )
 
 
 class RegistryConfig(_Section):

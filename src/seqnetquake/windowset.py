@@ -71,7 +71,7 @@ def load_windows(path: str | Path) -> WindowSet:
             arrays = {}
             for f in fields(WindowSet):
                 if f.name == "channels":
-                    names = data["channels"] if "channels" in data else DEFAULT_CHANNELS
+                    names = data.get("channels", DEFAULT_CHANNELS)
                     arrays["channels"] = tuple(str(c) for c in names)
                     continue
                 if f.name not in data:

@@ -95,7 +95,7 @@ class ModelSpec:
     """
 
     name: str
-    family: Literal["keras", "sklearn"]
+    family: Literal["keras", "sklearn", "rule"]
     space: dict[str, Any]
     build: Callable[[dict[str, Any], int, int], Classifier]
     authors_space: dict[str, Any] | None = None
