@@ -29,6 +29,11 @@ from seqnetquake.windowset import WindowSet
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"raw": ["ne_cm3", "te_k"], "resid": ["ne_resid", "te_resid"], "z": ["ne_z", "te_z"]}
 RF = {"n_estimators": 200, "min_samples_leaf": 5, "max_features": 6}
+# SeqNetQuake with small, untuned, non-degenerate settings (the pipeline's tuned ones may be
+# tuned on raw channels, where nothing is learnable: --sqn FILE uses those instead)
+SQN_SMALL = {"n_sub": 2, "padding": "same", "cnn_layers": 2, "cnn_filters": 4, "cnn_kernel": 3,
+             "cnn_activation": "relu", "lstm_layers": 1, "lstm_units": 32, "fc_layers": 2,
+             "fc_units": 32, "fc_activation": "relu", "dropout": 0.25, "batch_size": 64}
 
 
 def rescale(tracks: pd.DataFrame, truth: pd.DataFrame, scale: float) -> pd.DataFrame:
@@ -91,6 +96,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["rf", "seqnetquake", "classical"])
     ap.add_argument("--seed", type=int, default=50)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--sqn", type=Path, default=None, help="SeqNetQuake params JSON")
     args = ap.parse_args()
     cfg = load_config(REPO / "params.yaml")
     from seqnetquake.models import get_model
@@ -99,7 +105,7 @@ def main() -> None:
     print(f"background: {stats}")
     print(f"x{args.scale}: train {np.bincount(train_all.y, minlength=3)}, "
           f"test {np.bincount(test_all.y, minlength=3)}")
-    sqn = json.loads((args.dir / "seqnetquake_best_params.json").read_text())
+    sqn = json.loads(args.sqn.read_text()) if args.sqn else SQN_SMALL
     results = []
     for variant in args.variants:
         names = VARIANTS[variant]
