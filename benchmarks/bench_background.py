@@ -19,7 +19,6 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_windows import synthetic_track  # noqa: E402
-
 from seqnetquake import background as bg  # noqa: E402
 from seqnetquake.config import load_config  # noqa: E402
 

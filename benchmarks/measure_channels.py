@@ -52,12 +52,30 @@ def rescale(tracks: pd.DataFrame, truth: pd.DataFrame, scale: float) -> pd.DataF
     return out
 
 
-def windows_all(work: Path, scale: float, cfg) -> tuple[WindowSet, WindowSet, dict]:
+def add_variability(tracks: pd.DataFrame, cfg) -> pd.DataFrame:
+    """simulate.variability applied after the fact to tracks simulated without it (the
+    factors multiply the quiet background; Ne's commute with the storm/precursor factors,
+    Te's are applied to the storm-heated Te too: a few per cent of a few hundred K)."""
+    from seqnetquake.geo import to_ns
+    from seqnetquake.simulate import ionosphere, variability
+
+    t = to_ns(tracks["time"])
+    lat, lon = tracks["lat"].to_numpy(), tracks["lon"].to_numpy()
+    w_day = ionosphere.day_weight(ionosphere.cos_solar_zenith(t, lat, lon))
+    f_ne, f_te = variability.factors(cfg.simulate.variability, cfg.simulate.seed, 0, t, lat,
+                                     lon, tracks["half_orbit_id"].to_numpy(), w_day)
+    return tracks.assign(ne_cm3=tracks["ne_cm3"] * f_ne, te_k=tracks["te_k"] * f_te)
+
+
+def windows_all(work: Path, scale: float, cfg, vary: bool = False
+                ) -> tuple[WindowSet, WindowSet, dict]:
     """Dataset 07 windows with every channel; the same windows for every variant."""
     cols = sorted(set(bg.INPUT_COLUMNS) | {"segment"})
     tracks = pd.read_parquet(work / "tracks_cses.parquet", columns=cols)
     truth = pd.read_parquet(work / "truth.parquet")
     tracks = rescale(tracks, truth, scale)
+    if vary:
+        tracks = add_variability(tracks, cfg)
     clock = time.perf_counter()
     ref = bg.background_frame(tracks, cfg.background)
     seconds = time.perf_counter() - clock
@@ -96,12 +114,14 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["rf", "seqnetquake", "classical"])
     ap.add_argument("--seed", type=int, default=50)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--variability", action="store_true",
+                    help="apply simulate.variability to the (older) simulated tracks")
     ap.add_argument("--sqn", type=Path, default=None, help="SeqNetQuake params JSON")
     args = ap.parse_args()
     cfg = load_config(REPO / "params.yaml")
     from seqnetquake.models import get_model
 
-    train_all, test_all, stats = windows_all(args.dir, args.scale, cfg)
+    train_all, test_all, stats = windows_all(args.dir, args.scale, cfg, args.variability)
     print(f"background: {stats}")
     print(f"x{args.scale}: train {np.bincount(train_all.y, minlength=3)}, "
           f"test {np.bincount(test_all.y, minlength=3)}")
@@ -124,10 +144,12 @@ def main() -> None:
             pred = proba.argmax(axis=1)
             ci = event_bootstrap(test.y, pred, test.event_id, seed=0)
             rec = recall_at_fa(test.y, proba[:, 1])
-            row = {"scale": args.scale, "variant": variant, "model": model, **ci,
+            row = {"scale": args.scale, "variability": args.variability, "variant": variant,
+                   "model": model, **ci,
                    "recall_at_10fa": rec, "seconds": round(time.perf_counter() - clock, 1)}
             results.append(row)
-            print(f"x{args.scale} {variant:6s} {model:12s} TS1 MCC "
+            tag = f"x{args.scale}{' var' if args.variability else ''}"
+            print(f"{tag} {variant:6s} {model:12s} TS1 MCC "
                   f"{format_ci(ci['mcc'], ci['mcc_ci_low'], ci['mcc_ci_high'])}  "
                   f"recall@10%FA {rec:.2f}  ({row['seconds']} s)", flush=True)
     if args.out:
