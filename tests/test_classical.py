@@ -84,3 +84,29 @@ def test_raw_channels_are_logged_before_the_rule():
     pred = clf.predict(raw.X)
     assert (pred[ws.y == 1] == 1).mean() > 0.9
     assert (pred[ws.y == 0] == 1).mean() < 0.1
+
+
+def test_tuned_trained_and_loaded_by_the_pipeline(cfg, mlflow_uri, tmp_path, monkeypatch):
+    """tune@classical then baselines@classical: the same stages as every other model."""
+    from model_fixtures import write_dataset
+    from seqnetquake import train, tuning
+    from seqnetquake.config import MlflowConfig
+
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    data = tmp_path / "data" / "processed"
+    write_dataset(data / cfg.train.target_dataset)
+    small = cfg.model_copy(update={
+        "mlflow": MlflowConfig(experiment="classical-test"),
+        "tuning": cfg.tuning.model_copy(update={"max_evals": 4}),
+    })
+    out = tmp_path / "models" / "tuning" / "classical"
+    tuning.run_stage(small, "classical", data / cfg.train.target_dataset, out)
+    best = json.loads((out / "best_params.json").read_text())
+    assert set(best) == {"k", "m", "k_storm"} and isinstance(best["m"], int)
+    metrics = train.run_stage(small, "baseline", "classical", data_dir=data,
+                              models_dir=tmp_path / "models")
+    model_dir = tmp_path / "models" / "baselines" / "classical"
+    assert (model_dir / "predictions.npz").exists()
+    assert sorted(p.name for p in (model_dir / "model").iterdir()) == ["classifier.json"]
+    assert load_classifier(model_dir / "model").hyperparams == best
+    assert -1 <= metrics["test_mcc" if "test_mcc" in metrics else "mcc"] <= 1
