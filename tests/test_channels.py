@@ -87,3 +87,12 @@ def test_models_fit_signed_channels_and_keep_their_names(name, tmp_path):
     loaded = load_classifier(tmp_path)
     assert loaded.channels == ("ne_resid", "te_resid")
     assert np.allclose(loaded.predict_proba(ws.X), proba, atol=1e-5)
+
+
+def test_fine_tuning_refuses_other_channels():
+    ws = window_set(60, 20, seed=1)
+    clf = get_model("seqnetquake").build(TINY_SEQNETQUAKE, 20, 2)
+    clf.fit(ws, ws, max_epochs=1, patience=1, seed=0)
+    z = dataclasses.replace(ws, channels=("ne_z", "te_z"))
+    with pytest.raises(ValueError, match="channels"):
+        clf.fine_tune(z, z, max_epochs=1, patience=1, learning_rate=1e-4, seed=0)

@@ -192,6 +192,10 @@ class KerasClassifier(Classifier):
         readapt_scaling: bool = True,
     ) -> FitResult:
         """All layers trainable, from the current weights (the paper's transfer step)."""
+        if tuple(train.channels) != tuple(self.channels):
+            raise ValueError(f"{self.name}: fine-tuning windows have channels "
+                             f"{list(train.channels)}, the model was trained on "
+                             f"{list(self.channels)}")
         seed_everything(seed)
         if readapt_scaling:
             self._adapt(check_windows(train.X, self.T, self.F))
