@@ -64,7 +64,9 @@ def test_windows_stage_writes_residual_channels(tmp_path, monkeypatch):
     assert manifest["channels"] == ["ne_z", "te_resid"]
     assert len(manifest["inputs"]["background"]["md5"]) == 32
 
-    run_stage(cfg, "07", tracks_path, catalog_path, tmp_path / "raw")
+    raw = cfg.model_copy(update={"windows": cfg.windows.model_copy(
+        update={"features": ["ne_cm3", "te_k"]})})
+    run_stage(raw, "07", tracks_path, catalog_path, tmp_path / "raw")
     raw_train, raw_test = load_dataset(tmp_path / "raw")
     assert raw_train.channels == ("ne_cm3", "te_k")
     # the first day has no reference: fewer residual windows than raw ones
