@@ -156,3 +156,18 @@ def test_windows_config_rejects_unknown_channel():
     with pytest.raises(ValidationError, match="ne_ratio"):
         WindowsConfig(features=["ne_ratio"])
     assert WindowsConfig(features=["ne_z", "te_z"]).features == ["ne_z", "te_z"]
+
+
+def test_slice_median_mad_matches_numpy_across_blocks(monkeypatch):
+    monkeypatch.setattr(bg, "BLOCK_ELEMENTS", 100)  # many small blocks
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=5000)
+    lo, n = rng.integers(0, 4000, 300), rng.integers(0, 60, 300)
+    med, mad = bg.slice_median_mad(values, lo, n, max_samples=1000)
+    for i in range(300):
+        x = values[lo[i]: lo[i] + n[i]]
+        if n[i] == 0:
+            assert np.isnan(med[i]) and np.isnan(mad[i])
+            continue
+        assert med[i] == pytest.approx(np.median(x))
+        assert mad[i] == pytest.approx(np.median(np.abs(x - np.median(x))))
