@@ -20,6 +20,13 @@ REPO = Path(__file__).resolve().parents[1]
 EVENT_TIME = pd.Timestamp("2019-12-01T12:00:00", tz="UTC")
 
 
+def _raw_cfg():
+    """The repository's params with the paper's raw channels (these inputs have no background)."""
+    cfg = load_config(REPO / "params.yaml")
+    raw = cfg.windows.model_copy(update={"features": ["ne_cm3", "te_k"]})
+    return cfg.model_copy(update={"windows": raw})
+
+
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory) -> Path:
     """Dataset 07 (Dobrovolsky, T = 20, night) built by the stage from hand-built inputs."""
@@ -46,7 +53,7 @@ def processed(tmp_path_factory) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
     try:
-        run_stage(load_config(REPO / "params.yaml"), "07", tracks_path, catalog_path, tmp / "07")
+        run_stage(_raw_cfg(), "07", tracks_path, catalog_path, tmp / "07")
     finally:
         mp.undo()
     return tmp
@@ -130,6 +137,6 @@ def test_stage_fails_on_a_violation_and_writes_nothing(tmp_path):
     pass_(EVENT_TIME - pd.Timedelta(days=1), 60, -0.5, 0.0, 11).to_parquet(tracks_path)
     cat.to_parquet(catalog_path)
     with pytest.raises(ConfigError, match="windows.split_gap_days"):
-        run_stage(load_config(REPO / "params.yaml"), "07", tracks_path, catalog_path,
+        run_stage(_raw_cfg(), "07", tracks_path, catalog_path,
                   tmp_path / "07")
     assert not (tmp_path / "07").exists()

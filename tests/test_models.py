@@ -16,8 +16,8 @@ FAST_SKLEARN = {"gbm": {"n_estimators": 5}, "rf": {"n_estimators": 4}}
 
 
 def test_table_has_the_papers_models():
-    assert list(MODELS) == ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm"]
-    assert {s.family for s in MODELS.values()} == {"keras", "sklearn"}
+    assert list(MODELS) == ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm", "classical"]
+    assert {s.family for s in MODELS.values()} == {"keras", "sklearn", "rule"}
     with pytest.raises(KeyError, match="known: seqnetquake"):
         get_model("svm")
 
@@ -40,7 +40,7 @@ def test_output_shapes_for_every_T(name):
         params = {**sample(spec.space, rng=np.random.default_rng(i)), **FAST_SKLEARN.get(name, {})}
         clf = spec.build(params, T, 2)
         ws = window_set(30, T, seed=i)
-        if spec.family == "sklearn":  # nothing to predict with before fitting
+        if spec.family in ("sklearn", "rule"):  # nothing to predict with before fitting
             clf.fit(ws, ws, max_epochs=1, patience=1, seed=0)
         else:
             assert clf.model.output_shape == (None, 3)

@@ -170,7 +170,8 @@ def _dataset(T: int, radius: float | str = 3.0, half_orbit: str = "night") -> Da
 
 def _build(cfg: Config, tracks: pd.DataFrame, cat: pd.DataFrame, T: int, **kw) -> BuiltWindows:
     events = events_from_catalog(cat, kw.get("radius", 3.0))
-    return build_windows(tracks, events, _dataset(T, **kw), cfg.windows, CADENCE_S)
+    raw = cfg.windows.model_copy(update={"features": ["ne_cm3", "te_k"]})  # the fixtures' columns
+    return build_windows(tracks, events, _dataset(T, **kw), raw, CADENCE_S)
 
 
 def _all(built: BuiltWindows) -> WindowSet:

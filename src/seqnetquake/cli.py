@@ -170,6 +170,30 @@ def tracks(
 
 @app.command()
 @_guard
+def background(
+    satellite: Annotated[str, typer.Argument(help="cses or demeter.", callback=_satellite)],
+    params: ParamsOpt = DEFAULT_PARAMS,
+    tracks: Annotated[Path | None, typer.Option(
+        help="Track table; default data/interim/tracks_<satellite>.parquet.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Reference table; default data/interim/background_<satellite>.parquet.")] = None,
+    metrics: Annotated[Path | None, typer.Option(
+        help="Coverage and counts; default reports/background_<satellite>.json.")] = None,
+) -> None:
+    """Causal quiet-time reference (median, MAD of log Ne/Te) for every track sample."""
+    from seqnetquake import background as background_stage
+
+    background_stage.run_stage(
+        _config(params),
+        satellite,
+        tracks or Path(f"data/interim/tracks_{satellite}.parquet"),
+        out or Path(f"data/interim/background_{satellite}.parquet"),
+        metrics or Path(f"reports/background_{satellite}.json"),
+    )
+
+
+@app.command()
+@_guard
 def validate(
     inputs: Annotated[list[Path], typer.Argument(help="Tables to validate (parquet).")],
     params: ParamsOpt = DEFAULT_PARAMS,
@@ -195,6 +219,9 @@ def windows(
         help="Catalogue; default data/interim/catalog_<satellite>.parquet.")] = None,
     out_dir: Annotated[Path | None, typer.Option(
         help="Output folder; default data/processed/<dataset>.")] = None,
+    background: Annotated[Path | None, typer.Option(
+        help="Reference table for residual channels; default "
+             "data/interim/background_<satellite>.parquet.")] = None,
 ) -> None:
     """Label samples, cut windows of T, split 80/20 by time: train.npz, test.npz, manifest."""
     from seqnetquake import windows as windows_stage
@@ -209,6 +236,7 @@ def windows(
         tracks or Path(f"data/interim/tracks_{satellite}.parquet"),
         catalog or Path(f"data/interim/catalog_{satellite}.parquet"),
         out_dir or Path("data/processed") / dataset,
+        background=background or Path(f"data/interim/background_{satellite}.parquet"),
     )
 
 

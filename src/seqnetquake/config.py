@@ -170,6 +170,19 @@ class StormConfig(_Section):
     night_te_k: float = 300.0
 
 
+class VariabilityConfig(_Section):
+    """Day-to-day background variability (simulate/variability.py; docs/simulator.md)."""
+
+    enabled: bool = True
+    ne_day_std: float = Field(default=0.20, ge=0)  # NmF2 day-to-day, mid-latitudes, by day
+    ne_night_std: float = Field(default=0.30, ge=0)  # ... and by night (Forbes et al. 2000)
+    te_std: float = Field(default=0.05, ge=0)  # assumption: a few % (docs/simulator.md)
+    day_correlation: float = Field(default=0.4, ge=0, lt=1)  # lag-1 day autocorrelation
+    cell_deg: tuple[float, float] = (15.0, 30.0)  # (lat, lon) spacing of the day-to-day field
+    along_track_km: float = Field(default=1000.0, gt=0)  # per-pass knots along the track
+    pass_share: float = Field(default=0.5, ge=0, le=1)  # variance share of the per-pass part
+
+
 class SimulateConfig(_Section):
     seed: int = 7
     cses: SimulatedPeriod
@@ -192,6 +205,7 @@ class SimulateConfig(_Section):
     fill_value: float = -9999.0
     spike_factor: float = 30.0
     precursor: PrecursorConfig = PrecursorConfig()
+    variability: VariabilityConfig = VariabilityConfig()
 
 
 class TracksConfig(_Section):
@@ -211,6 +225,19 @@ class ValidationConfig(_Section):
     expectations_dir: str = "expectations"
 
 
+class BackgroundConfig(_Section):
+    """Causal quiet-time reference of log Ne/Te per sample (background.py has the rule)."""
+
+    kp_max: float = 2.0  # quiet: Kp at most this (2+ = 2.333 is not quiet)
+    days: int = Field(default=10, ge=1)  # previous whole days the reference is taken from
+    cell_deg: tuple[float, float] = (2.5, 5.0)  # (lat, lon) cell
+    fallback: list[float] = Field(default_factory=lambda: [2.0, 4.0])  # coarser cells, x
+    min_count: int = Field(default=20, ge=1)  # reference samples needed at a level
+    max_samples: int = Field(default=2000, ge=1)  # larger reference sets are thinned evenly
+    min_coverage: float = Field(default=0.5, ge=0, le=1)  # GX: share of samples with one
+    mad_floor: float = Field(default=0.01, gt=0)  # dex; z-scores divide by max(MAD, this)
+
+
 class DatasetConfig(_Section):
     """One of the paper's datasets 01-11 (DESIGN §3)."""
 
@@ -228,7 +255,18 @@ class WindowsConfig(_Section):
     # fit and validation windows): windowset.split_by_events.
     split_gap_days: float = Field(default=15.0, ge=0)
     gap_tolerance_s: float = Field(default=0.75, ge=0)
+    # Window channels: ne_cm3, te_k (raw, the paper's input) or residuals against the
+    # background reference: ne_resid, te_resid (log10 ratio, dex), ne_z, te_z (by MAD).
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
+
+    @field_validator("features")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        known = ("ne_cm3", "te_k", "ne_resid", "te_resid", "ne_z", "te_z")
+        unknown = [v for v in value if v not in known]
+        if unknown or not value or len(set(value)) != len(value):
+            raise ValueError(f"channels must be distinct, among {', '.join(known)}; got {value}")
+        return value
 
 
 class SparkConfig(_Section):
@@ -255,7 +293,7 @@ class TuningConfig(_Section):
     spark: SparkConfig = SparkConfig()
     dataset: str = "07"
     models: list[str] = Field(
-        default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm"]
+        default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm", "classical"]
     )
 
 
@@ -267,7 +305,9 @@ class TrainConfig(_Section):
     patience: int = Field(default=4, ge=1)
     fine_tune_epochs: int = Field(default=30, ge=1)
     fine_tune_learning_rate: float = Field(default=1e-4, gt=0)
-    baselines: list[str] = Field(default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm"])
+    baselines: list[str] = Field(
+        default_factory=lambda: ["gbm", "dnn", "rf", "cnn", "lstm", "classical"]
+    )
 
 
 class EvaluateConfig(_Section):
@@ -301,6 +341,7 @@ class Config(_Section):
     simulate: SimulateConfig
     tracks: TracksConfig = TracksConfig()
     validation: ValidationConfig = ValidationConfig()
+    background: BackgroundConfig = BackgroundConfig()
     windows: WindowsConfig = WindowsConfig()
     datasets: dict[str, DatasetConfig]
     tuning: TuningConfig = TuningConfig()

@@ -54,7 +54,8 @@ EQ_THRESHOLDS = np.round(np.arange(0.70, 1.00, 0.01), 2)
 # Training stages in the reports: key in metrics.json (= directory under models/) -> display name.
 STAGE_MODELS = {"base": "SeqNetQuake (IT, DEMETER)", "transfer": "SeqNetQuake-TL",
                 "direct": "SeqNetQuake (DT)"}
-BASELINE_NAMES = {"gbm": "GBM", "dnn": "DNN", "rf": "RF", "cnn": "CNN", "lstm": "LSTM"}
+BASELINE_NAMES = {"gbm": "GBM", "dnn": "DNN", "rf": "RF", "cnn": "CNN", "lstm": "LSTM",
+                  "classical": "Classical (k MAD)"}
 
 # Reference numbers from the paper's text (PAPER_NOTES.md). CNN's are derived from
 # "+64.2 % MCC and +24.5 % F1 of SeqNetQuake-TL over the second best (CNN)".

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqnetquake import background as bg
 from seqnetquake.config import Config, ConfigError, DatasetConfig, WindowsConfig
 from seqnetquake.errors import InputError
 from seqnetquake.geo import to_ns
@@ -164,6 +165,7 @@ def build_windows(
         lat=lat[starts],
         lon=lon[starts],
         half_orbit_id=half_orbit_id[starts],
+        channels=tuple(features),
     )
     split = None
     if len(all_windows):
@@ -258,6 +260,7 @@ def save_windows(ws: WindowSet, path: Path) -> None:
     from seqnetquake.fileio import atomic_path
 
     arrays = {f.name: getattr(ws, f.name) for f in fields(WindowSet)}
+    arrays["channels"] = np.asarray(ws.channels, dtype=str)
     arrays["event_id"] = np.asarray(arrays["event_id"], dtype=str)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -306,7 +309,8 @@ def validate_windows(built: BuiltWindows, cfg: Config, dataset: str) -> None:
 
 
 def run_stage(
-    cfg: Config, dataset: str, tracks_path: Path, catalog_path: Path, out_dir: Path
+    cfg: Config, dataset: str, tracks_path: Path, catalog_path: Path, out_dir: Path,
+    background: Path | None = None,
 ) -> None:
     """Build, validate and write ``out_dir/{train,test}.npz`` and ``manifest.json``.
 
@@ -323,7 +327,9 @@ def run_stage(
     dcfg = cfg.datasets[dataset]
     tracks_path, catalog_path, out_dir = Path(tracks_path), Path(catalog_path), Path(out_dir)
     clock = time.perf_counter()
-    tracks = _read_tracks(tracks_path, list(cfg.windows.features), dcfg.half_orbit)
+    features = list(cfg.windows.features)
+    tracks = _read_tracks(tracks_path, bg.track_columns(features), dcfg.half_orbit)
+    tracks = bg.add_channels(tracks, features, background, cfg.background)
     events = events_from_catalog(pd.read_parquet(catalog_path), dcfg.radius, str(catalog_path))
     print(f"windows {dataset}: {len(tracks)} {dcfg.half_orbit} samples, {len(events)} events "
           f"({time.perf_counter() - clock:.1f} s to read)")
@@ -350,12 +356,15 @@ def run_stage(
         "data_kind": cfg.data_kind,
         "config": {**dcfg.model_dump(), **cfg.windows.model_dump(),
                    "cadence_s": cfg.tracks.cadence_s},
+        "channels": list(cfg.windows.features),
         "windows": table,
         "split": cut,
         "samples": built.stats,
         "t0": {split: [str(getattr(built, split).t0.min()), str(getattr(built, split).t0.max())]
                if len(getattr(built, split)) else [] for split in SPLITS},
         "inputs": {"tracks": {"path": str(tracks_path), "md5": _md5(tracks_path)},
+                   **({"background": {"path": str(background), "md5": _md5(Path(background))}}
+                      if bg.needs_background(features) else {}),
                    "catalog": {"path": str(catalog_path), "md5": _md5(catalog_path)}},
     }
     params = {"dataset": dataset, "windows": cfg.windows.model_dump(), **dcfg.model_dump()}

@@ -27,6 +27,7 @@ NS_PER_DAY = 86_400 * 10**9
 # Among cuts whose later share is within this of the closest achievable share, the one that
 # keeps most windows wins (the gap and the straddling events cost windows).
 FRACTION_SLACK = 0.01
+DEFAULT_CHANNELS = ("ne_cm3", "te_k")  # npz files without a ``channels`` array hold these
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class WindowSet:
     lat: np.ndarray
     lon: np.ndarray
     half_orbit_id: np.ndarray
+    channels: tuple[str, ...] = DEFAULT_CHANNELS  # names of X's last axis (windows.features)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -51,7 +53,8 @@ class WindowSet:
         return int(self.X.shape[2])
 
     def take(self, index: np.ndarray | slice) -> WindowSet:
-        return WindowSet(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return WindowSet(**{f.name: getattr(self, f.name)[index] for f in fields(self)
+                            if f.name != "channels"}, channels=self.channels)
 
     def chronological_split(
         self, fraction: float, *, gap_days: float = DEFAULT_GAP_DAYS, window_s: float = 0.0,
@@ -196,6 +199,10 @@ def load_windows(
         with np.load(path, allow_pickle=False) as data:
             arrays = {}
             for f in fields(WindowSet):
+                if f.name == "channels":
+                    names = data.get("channels", DEFAULT_CHANNELS)
+                    arrays["channels"] = tuple(str(c) for c in names)
+                    continue
                 if f.name not in data:
                     raise InputError(path, f.name, "missing array")
                 arrays[f.name] = data[f.name]

@@ -6,11 +6,13 @@ command line. Importing this package imports TensorFlow, so the CLI imports it l
 
 from __future__ import annotations
 
+from seqnetquake.models import classical as _classical
 from seqnetquake.models import seqnetquake as _seqnetquake
 from seqnetquake.models.base import Classifier, FitResult, ModelSpec, load_classifier
 from seqnetquake.models.baselines import BASELINES
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (_seqnetquake.SPEC, *BASELINES)}
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (_seqnetquake.SPEC, *BASELINES,
+                                                        _classical.SPEC)}
 
 
 def get_model(name: str) -> ModelSpec:

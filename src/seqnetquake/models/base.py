@@ -95,7 +95,7 @@ class ModelSpec:
     """
 
     name: str
-    family: Literal["keras", "sklearn"]
+    family: Literal["keras", "sklearn", "rule"]
     space: dict[str, Any]
     build: Callable[[dict[str, Any], int, int], Classifier]
     authors_space: dict[str, Any] | None = None
@@ -119,5 +119,7 @@ def load_classifier(directory: Path) -> Classifier:
         raise ValueError(f"{directory / META_FILE}: unsupported format_version")
     spec = get_model(meta["name"])
     clf = spec.build(meta["hyperparams"], int(meta["T"]), int(meta["F"]))
+    if "channels" in meta:  # older saves: the default raw channels
+        clf.channels = tuple(meta["channels"])
     clf._restore(directory)
     return clf

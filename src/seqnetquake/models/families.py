@@ -21,8 +21,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from seqnetquake.models.base import Classifier, FitResult, write_meta
-from seqnetquake.models.scaling import FlattenWindows, LogNe, LogNeTransformer
-from seqnetquake.windowset import N_CLASSES, WindowSet
+from seqnetquake.models.scaling import FlattenWindows, LogNe, LogNeTransformer, ne_index
+from seqnetquake.windowset import DEFAULT_CHANNELS, N_CLASSES, WindowSet
 
 Body = Callable[[Any, dict[str, Any]], Any]  # (scaled input tensor, hyperparams) -> features
 EstimatorFactory = Callable[[dict[str, Any]], Any]
@@ -113,6 +113,7 @@ class KerasClassifier(Classifier):
         self.hyperparams = dict(hyperparams)
         self.T, self.F = int(T), int(F)
         self.body = body
+        self.channels: tuple[str, ...] = DEFAULT_CHANNELS  # set from the training windows
         self._model: keras.Model | None = None
 
     @property
@@ -124,7 +125,7 @@ class KerasClassifier(Classifier):
 
     def _build(self) -> keras.Model:
         inputs = keras.Input((self.T, self.F), name="windows")
-        x = LogNe(name="log_ne")(inputs)
+        x = LogNe(feature=ne_index(self.channels), name="log_ne")(inputs)
         x = keras.layers.Normalization(axis=-1, name="scale")(x)
         x = self.body(x, self.hyperparams)
         outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="probabilities")(x)
@@ -182,6 +183,7 @@ class KerasClassifier(Classifier):
         self, train: WindowSet, val: WindowSet, *, max_epochs: int, patience: int, seed: int
     ) -> FitResult:
         seed_everything(seed)
+        self.channels = tuple(train.channels)
         self._model = self._build()  # fresh weights drawn under this seed
         self._adapt(check_windows(train.X, self.T, self.F))
         return self._train(train, val, make_optimizer(self.hyperparams), max_epochs, patience)
@@ -198,6 +200,10 @@ class KerasClassifier(Classifier):
         readapt_scaling: bool = True,
     ) -> FitResult:
         """All layers trainable, from the current weights (the paper's transfer step)."""
+        if tuple(train.channels) != tuple(self.channels):
+            raise ValueError(f"{self.name}: fine-tuning windows have channels "
+                             f"{list(train.channels)}, the model was trained on "
+                             f"{list(self.channels)}")
         seed_everything(seed)
         if readapt_scaling:
             self._adapt(check_windows(train.X, self.T, self.F))
@@ -223,7 +229,8 @@ class KerasClassifier(Classifier):
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save(directory / KERAS_FILE)
         deterministic_zip(directory / KERAS_FILE)
-        write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=KERAS_FILE))
+        write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=KERAS_FILE,
+                                         channels=list(self.channels)))
 
     def _restore(self, directory: Path) -> None:
         self._model = keras.saving.load_model(Path(directory) / KERAS_FILE)
@@ -276,6 +283,7 @@ class SklearnClassifier(Classifier):
         self.hyperparams = dict(hyperparams)
         self.T, self.F = int(T), int(F)
         self.make = make
+        self.channels: tuple[str, ...] = DEFAULT_CHANNELS  # set from the training windows
         self.pipeline = self._pipeline(seed=None)
 
     def _pipeline(self, seed: int | None) -> Pipeline:
@@ -284,7 +292,7 @@ class SklearnClassifier(Classifier):
             estimator.set_params(random_state=int(seed))
         return Pipeline(
             [
-                ("log_ne", LogNeTransformer()),
+                ("log_ne", LogNeTransformer(feature=ne_index(self.channels))),
                 ("flatten", FlattenWindows()),
                 ("scale", StandardScaler()),
                 ("clf", estimator),
@@ -295,6 +303,7 @@ class SklearnClassifier(Classifier):
         self, train: WindowSet, val: WindowSet, *, max_epochs: int, patience: int, seed: int
     ) -> FitResult:
         np.random.seed(int(seed) % 2**32)
+        self.channels = tuple(train.channels)
         self.pipeline = self._pipeline(seed)
         start = time.perf_counter()
         self.pipeline.fit(check_windows(train.X, self.T, self.F), np.asarray(train.y))
@@ -317,7 +326,8 @@ class SklearnClassifier(Classifier):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         skops.io.dump(self.pipeline, directory / SKOPS_FILE)
-        write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=SKOPS_FILE))
+        write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=SKOPS_FILE,
+                                         channels=list(self.channels)))
 
     def _restore(self, directory: Path) -> None:
         import skops.io

@@ -18,6 +18,17 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 NE_FEATURE = 0  # windows.features = [ne_cm3, te_k]
 NE_FLOOR = 1.0  # cm^-3; keeps log10 finite on a (quality-filtered, so rare) zero reading
+NO_FEATURE = -1  # no raw Ne channel: nothing is logged
+
+
+def ne_index(channels: tuple[str, ...] | list[str]) -> int:
+    """Position of the raw Ne channel, found by name; NO_FEATURE when absent.
+
+    Only ``ne_cm3`` is log-scaled: residual channels (``*_resid``, ``*_z``) are signed and
+    already logarithmic, ``te_k`` is standardised as is.
+    """
+    channels = list(channels)
+    return channels.index("ne_cm3") if "ne_cm3" in channels else NO_FEATURE
 
 
 @keras.saving.register_keras_serializable(package="seqnetquake")
@@ -33,6 +44,8 @@ class LogNe(keras.layers.Layer):
         self.floor = float(floor)
 
     def call(self, inputs):  # noqa: D102 - Keras API
+        if self.feature < 0:
+            return inputs
         n_features = inputs.shape[-1]
         mask = np.zeros(n_features, dtype="float32")
         mask[self.feature] = 1.0
@@ -49,6 +62,8 @@ class LogNe(keras.layers.Layer):
 def log_ne(X: np.ndarray, feature: int = NE_FEATURE, floor: float = NE_FLOOR) -> np.ndarray:
     """NumPy twin of :class:`LogNe` for the scikit-learn pipelines."""
     out = np.array(X, dtype=np.float64, copy=True)
+    if feature < 0:
+        return out
     out[..., feature] = np.log10(np.maximum(out[..., feature], floor))
     return out
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake.config import SATELLITES, Config
-from seqnetquake.simulate import instrument, ionosphere, orbit, precursors, storms
+from seqnetquake.simulate import instrument, ionosphere, orbit, precursors, storms, variability
 from seqnetquake.sources.base import HalfOrbit
 
 MARGIN_NS = 3600 * orbit.NS_PER_S  # > half an orbit: every half-orbit of the day is complete
@@ -221,6 +221,11 @@ class VirtualSatellite:
             orbit.local_time_h(t, s.lon),
             w_day,
         )
+        f_ne, f_te = variability.factors(
+            self.sim.variability, self.sim.seed, self.sat_index, t, s.lat, s.lon,
+            np.repeat([p.half_orbit_id for p in passes], np.diff(bounds)), w_day,
+        )
+        ne, te = ne * f_ne, te * f_te  # day-to-day variability of the quiet background
         storm = storms.index_at(self.kp_mid_ns, self.storm_index, t)
         d_ne_storm, d_te_storm_k = storms.storm_effect(self.sim.storm, storm, np.abs(mlat), w_day)
         d_ne, d_te, strongest = precursors.perturbation(
