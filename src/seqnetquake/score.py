@@ -68,16 +68,24 @@ def load_model(uri: str) -> ScoringModel:
 # --------------------------------------------------------------------------- inputs
 def raw_inputs(paths: list[Path]) -> tuple[str, list[Path]]:
     """(satellite, raw files) from files and folders; truth files and hidden folders skipped."""
-    from seqnetquake.check import _expand
+    from seqnetquake.inputscan import path_problem, scan
 
-    files: list[Path] = []
-    for path in _expand([Path(p) for p in paths]):
-        if not path.exists():
-            raise InputError(path, "file", "not found")
-        if path.suffix.lower() not in RAW_SUFFIXES:
+    suffixes = tuple(RAW_SUFFIXES)
+    found: list[Path] = []
+    for path in map(Path, paths):
+        problem = path_problem(path, suffixes)
+        if problem is not None:
+            raise problem
+        if path.is_dir():
+            under, problems = scan(path, suffixes)
+            if problems:
+                raise problems[0]
+            found += under
+        elif path.suffix.lower() not in RAW_SUFFIXES:
             raise InputError(path, "file", "not a raw CSES (.h5) or DEMETER (.DAT) file")
-        if not path.name.startswith("truth"):
-            files.append(path)
+        else:
+            found.append(path)
+    files = [p for p in found if not p.name.startswith("truth")]
     if not files:
         raise InputError(", ".join(str(p) for p in paths), "file", "no raw CSES/DEMETER files")
     satellites = {RAW_SUFFIXES[p.suffix.lower()] for p in files}
