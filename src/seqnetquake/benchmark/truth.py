@@ -21,16 +21,22 @@ from seqnetquake.geo import to_ns
 TRUTH_COLUMNS = ("time", "half_orbit_id", "event_id", "delta_ne_rel")
 
 
+def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A truth table with its required columns; an InputError names the file and the field."""
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, "file", f"no readable injection truth: {exc}") from exc
+    for column in columns:
+        if column not in table.columns:
+            raise InputError(path, column, "missing column")
+    return table
+
+
 def read_truth(raw_dir: str | Path) -> pd.DataFrame:
     """``truth.parquet`` of one raw folder, sorted by time; an InputError names a bad field."""
     path = Path(raw_dir) / TRUTH_FILE
-    try:
-        truth = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, "file", f"no readable injection truth: {exc}") from exc
-    for column in TRUTH_COLUMNS:
-        if column not in truth.columns:
-            raise InputError(path, column, "missing column")
+    truth = _read_table(path, TRUTH_COLUMNS)
     bad = np.flatnonzero(~np.isfinite(truth["delta_ne_rel"].to_numpy(dtype=float)))
     if len(bad):
         raise InputError(path, "delta_ne_rel", "not finite", int(bad[0]))
@@ -39,15 +45,8 @@ def read_truth(raw_dir: str | Path) -> pd.DataFrame:
 
 def read_truth_events(raw_dir: str | Path) -> pd.DataFrame:
     """``truth_events.parquet``: one row per shock that could reach the simulated period."""
-    path = Path(raw_dir) / TRUTH_EVENTS_FILE
-    try:
-        events = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, "file", f"no readable injection truth: {exc}") from exc
-    for column in ("event_id", "injected", "amplitude_ne_rel"):
-        if column not in events.columns:
-            raise InputError(path, column, "missing column")
-    return events
+    return _read_table(Path(raw_dir) / TRUTH_EVENTS_FILE,
+                       ("event_id", "injected", "amplitude_ne_rel"))
 
 
 @dataclass(frozen=True)
