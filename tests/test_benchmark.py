@@ -19,6 +19,7 @@ from seqnetquake.benchmark import efficiency as eff
 from seqnetquake.benchmark.truth import read_truth, window_truth
 from seqnetquake.errors import InputError
 from seqnetquake.evaluate import Predictions
+from seqnetquake.windowset import fit_validation_split
 from tiny_windows import T, window_set
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "seqnetquake"
@@ -190,7 +191,7 @@ def _profile(tmp_path: Path, cfg):
     save_npz(window_set(200, seed=1), ds / "train.npz")
     save_npz(window_set(200, seed=2, start=200), ds / "test.npz")
     train, test = load_dataset(ds)
-    _, val = train.chronological_split(cfg.tuning.validation_fraction)
+    _, val = fit_validation_split(train, cfg)  # the cut training makes
     rng = np.random.default_rng(3)
     rows, amp = [], {}
     for name, ws in (("train", train), ("test", test)):

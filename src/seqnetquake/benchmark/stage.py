@@ -14,7 +14,7 @@ and the injection truth beside the raw files; writes
   label, injected amplitude and each model's P(seismic) and prediction, side by side.
 
 Validation windows are re-cut from ``train.npz`` exactly as training cut them
-(``WindowSet.chronological_split``) and checked against ``y_val``/``event_id_val``; test windows
+(``windowset.fit_validation_split``) and checked against ``y_val``/``event_id_val``; test windows
 are checked against ``t0``/``y``. One MLflow run, tags ``data_kind``, ``amplitude_scale``,
 ``controls``.
 """
@@ -37,7 +37,7 @@ from seqnetquake.errors import InputError
 from seqnetquake.evaluate import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
 from seqnetquake.fileio import atomic_path, write_json
 from seqnetquake.metrics import event_bootstrap, format_ci
-from seqnetquake.windowset import WindowSet, load_dataset
+from seqnetquake.windowset import WindowSet, fit_validation_split, load_dataset
 
 TWINS = ("zero_amplitude", "location_matched", "time_shuffled")
 TWIN_TOLERANCE = 0.05
@@ -94,8 +94,8 @@ def check_val(pred: Predictions, val: WindowSet, path: Path) -> None:
     """Validation predictions must be of the windows training cut off as validation."""
     if len(pred.y_val) != len(val) or not np.array_equal(pred.y_val, val.y) or not (
             np.array_equal(np.asarray(pred.event_id_val).astype(str), val.event_id.astype(str))):
-        raise InputError(path, "y_val", "not the validation split of train.npz "
-                         "(tuning.validation_fraction changed since training?)")
+        raise InputError(path, "y_val", "not the validation split of train.npz (tuning."
+                         "validation_fraction or validation_gap_days changed since training?)")
 
 
 # --------------------------------------------------------------------------- the run
@@ -112,7 +112,7 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
         satellite = cfg.datasets[ds].satellite
         truth = read_truth(cfg.tracks.raw_dirs[satellite])
         train, test = load_dataset(data_dir / ds)
-        _, val = train.chronological_split(cfg.tuning.validation_fraction)
+        _, val = fit_validation_split(train, cfg)
         wt = {name: window_truth(ws.t0, ws.half_orbit_id, ws.T, cfg.tracks.cadence_s, truth)
               for name, ws in (("train", train), ("val", val), ("test", test))}
         splits = {name: eff.ceiling(ws.y, wt[name].injected, ws.event_id,
