@@ -131,13 +131,15 @@ def _requirements() -> list[str]:
 
 def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "model",
                    channels: tuple[str, ...] | list[str] = DEFAULT_CHANNELS,
-                   half_orbit: str | None = None) -> Any:
+                   half_orbit: str | None = None,
+                   background: dict[str, Any] | None = None) -> Any:
     """Log a saved classifier as an MLflow pyfunc model in the active run; return ModelInfo.
 
     The signature says float32 windows of any shape, so that a wrong T or channel count reaches
     the model's own check (one line naming the channels) instead of MLflow's schema error;
     T, the channel names and the half-orbit are in the model's metadata (UI, ``score``) and
-    model_config (the check).
+    model_config (the check). ``background`` (the ``background`` params of a residual-channel
+    model) is recorded in the metadata too, so that ``score`` rebuilds the same reference.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
@@ -161,9 +163,9 @@ def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "mod
         code_paths=[str(PACKAGE_DIR)],
         pip_requirements=_requirements(),
         model_config=info,
-        metadata=info | {"input": f"float32 (windows, {T}, {len(channels)}) raw "
-                                   f"{', '.join(channels)}",
-                         "output": "probabilities of non-seismic, seismic, storm"},
+        metadata=info | ({"background": background} if background else {})
+        | {"input": f"float32 (windows, {T}, {len(channels)}) {', '.join(channels)}",
+           "output": "probabilities of non-seismic, seismic, storm"},
     )
 
 
