@@ -1,10 +1,11 @@
 """MLflow model registry: the pyfunc wrapper, registration, and the guarded champion alias.
 
-Registered models take raw windows exactly as stored in the npz files (float32 N x T x F,
-unscaled Ne cm^-3 and Te K) and return class probabilities (N x 3): the classifier's scaling
-is inside it (``seqnetquake.models``), and the package's code travels with the model
-(``code_paths``), so ``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs
-nothing else.
+Registered models take windows exactly as stored in the npz files (float32 N x T x F in the
+channels ``windows.features`` names: residual z-scores ``ne_z``, ``te_z`` in the embedded
+default, unscaled Ne cm^-3 and Te K for the paper's raw ``ne_cm3``, ``te_k``) and return class
+probabilities (N x 3): the classifier's scaling is inside it (``seqnetquake.models``), and
+the package's code travels with the model (``code_paths``), so
+``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs nothing else.
 
 Aliases, not the deprecated stages:
 
@@ -83,10 +84,11 @@ class InvalidWindows(MlflowException):
 
 
 class ClassifierModel(mlflow.pyfunc.PythonModel):
-    """pyfunc face of a saved :class:`~seqnetquake.models.Classifier`: raw windows in,
-    probabilities of the three classes out. Windows are checked first
-    (:func:`seqnetquake.windowcheck.check_windows`): a NaN or a Te of -1000 K is refused with
-    a one-line reason naming the channel, never turned into probabilities."""
+    """pyfunc face of a saved :class:`~seqnetquake.models.Classifier`: windows in its channels
+    in, probabilities of the three classes out. Windows are checked first
+    (:func:`seqnetquake.windowcheck.check_windows`): a NaN (any channel) or a Te of -1000 K (a
+    physical channel) is refused with a one-line reason naming the channel, never turned into
+    probabilities."""
 
     def load_context(self, context: Any) -> None:
         from seqnetquake.models import load_classifier
