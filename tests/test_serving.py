@@ -1,6 +1,8 @@
 """Serving through a real ``mlflow models serve`` on 127.0.0.1: one good window -> 200 with
 probabilities; NaN, Te < 0 and a wrong T -> 400 with a one-line reason naming the channel;
-the server keeps answering afterwards. Also the in-process pyfunc and the model's metadata."""
+the server keeps answering afterwards (a raw-channel model: the instrument ranges apply to
+ne_cm3/te_k). Also the in-process pyfunc and the model's metadata, for raw and for residual
+(ne_z, te_z: the embedded default's) channels."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from score_fixtures import register_tiny_model
+from score_fixtures import Z_CHANNELS, register_tiny_model
 from tiny_windows import window_set
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,3 +123,26 @@ def test_pyfunc_refuses_bad_windows_in_process(tmp_path):
         model.predict(X)
     with pytest.raises(InvalidWindows, match="instrument range"):
         model.predict(np.zeros((1, 10, 2), dtype=np.float32))
+
+
+def test_pyfunc_on_residual_channels(tmp_path):
+    """The default's channels: windows as the npz files hold them; finiteness, T and channel
+    count are checked, no instrument range (a z-score of -3 is a value, not a bad sensor)."""
+    import mlflow
+
+    from seqnetquake.registry import InvalidWindows
+
+    register_tiny_model(tmp_path, channels=Z_CHANNELS)
+    model = mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")
+    meta = model.metadata.metadata
+    assert meta["channels"] == list(Z_CHANNELS) and meta["background"]["days"] == 2
+    X = np.random.default_rng(8).normal(0, 1, (3, 10, 2)).astype(np.float32)
+    X[0, 0, 1] = -3.0
+    proba = np.asarray(model.predict(X))
+    assert proba.shape == (3, 3) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    X[2, 4, 0] = np.nan
+    with pytest.raises(InvalidWindows) as caught:
+        model.predict(X)
+    assert caught.value.message == "input: X[ne_z]: non-finite value nan at window 2, sample 4"
+    with pytest.raises(InvalidWindows, match=r"1 channels, the model expects 2 \(ne_z, te_z\)"):
+        model.predict(X[..., :1])

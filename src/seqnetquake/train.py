@@ -118,6 +118,7 @@ def run_stage(
     import mlflow
 
     from seqnetquake import tracking
+    from seqnetquake.background import needs_background
     from seqnetquake.fileio import atomic_path, remove_stale_temporaries
     from seqnetquake.models import get_model, load_classifier
     from seqnetquake.registry import log_classifier
@@ -204,7 +205,9 @@ def run_stage(
         info = log_classifier(p.out_dir / "model", test.X if len(test) else fit_set.X,
                               channels=list(cfg.windows.features),
                               half_orbit=cfg.datasets[p.dataset].half_orbit
-                              if p.dataset in cfg.datasets else None)
+                              if p.dataset in cfg.datasets else None,
+                              background=cfg.background.model_dump(mode="json")
+                              if needs_background(cfg.windows.features) else None)
     with atomic_path(p.out_dir / "mlflow.json") as tmp:
         tmp.write_text(json.dumps({
             "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
