@@ -50,6 +50,9 @@ def test_windows_stage_writes_residual_channels(tmp_path, monkeypatch):
     tracks.to_parquet(tracks_path, index=False)
     cat.to_parquet(catalog_path, index=False)
     cfg = load_config(REPO / "params.yaml")
+    # two events over five days: no room for the default 15-day split gap (not what this tests)
+    cfg = cfg.model_copy(update={"windows": cfg.windows.model_copy(
+        update={"split_gap_days": 0.0})})
     background.run_stage(cfg, "cses", tracks_path, bg_path, tmp_path / "bg.json")
 
     resid = cfg.model_copy(update={"windows": cfg.windows.model_copy(

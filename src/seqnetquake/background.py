@@ -33,6 +33,12 @@ import pandas as pd
 
 from seqnetquake.config import BackgroundConfig, Config
 from seqnetquake.errors import InputError
+from seqnetquake.windowcheck import (  # noqa: F401  (re-exported: score.py reads them here)
+    CHANNELS,
+    PHYSICAL_CHANNELS,
+    RESIDUAL_CHANNELS,
+    needs_background,
+)
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 INPUT_COLUMNS = ("time", "lat", "lon", "half_orbit", "half_orbit_id", "ne_cm3", "te_k", "kp",
@@ -44,9 +50,6 @@ MAD_TO_SIGMA = 1.4826  # MAD x this = standard deviation of a normal distributio
 
 # Window channels (windows.features): raw physical ones and residual ones made from the
 # reference. *_resid: log10(x / reference) in dex; *_z: that divided by MAD_TO_SIGMA x MAD.
-PHYSICAL_CHANNELS = ("ne_cm3", "te_k")
-RESIDUAL_CHANNELS = ("ne_resid", "te_resid", "ne_z", "te_z")
-CHANNELS = (*PHYSICAL_CHANNELS, *RESIDUAL_CHANNELS)
 
 
 @dataclass(frozen=True)
@@ -201,10 +204,6 @@ def channels_from_reference(
             sigma = MAD_TO_SIGMA * np.maximum(ref[f"{var}_mad"], mad_floor)
             out[f] = resid[var] / sigma
     return out
-
-
-def needs_background(features: list[str]) -> bool:
-    return any(f in RESIDUAL_CHANNELS for f in features)
 
 
 def add_channels(tracks: pd.DataFrame, features: list[str], background_path: Path | None,

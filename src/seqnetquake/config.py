@@ -18,6 +18,11 @@ Satellite = Literal["cses", "demeter"]
 SATELLITES: tuple[Satellite, ...] = ("cses", "demeter")
 
 
+# The channels a window may have (windows.features): raw measurements first, then residuals
+# against the background reference (seqnetquake.windowcheck names the two groups).
+WINDOW_CHANNELS = ("ne_cm3", "te_k", "ne_resid", "te_resid", "ne_z", "te_z")
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -262,7 +267,7 @@ class WindowsConfig(_Section):
     @field_validator("features")
     @classmethod
     def _known_channels(cls, value: list[str]) -> list[str]:
-        known = ("ne_cm3", "te_k", "ne_resid", "te_resid", "ne_z", "te_z")
+        known = WINDOW_CHANNELS
         unknown = [v for v in value if v not in known]
         if unknown or not value or len(set(value)) != len(value):
             raise ValueError(f"channels must be distinct, among {', '.join(known)}; got {value}")

@@ -28,7 +28,7 @@ import numpy as np
 
 from seqnetquake.config import Config
 from seqnetquake.evaluate import Predictions, all_metrics, window_metrics
-from seqnetquake.windowcheck import check_windows
+from seqnetquake.windowcheck import check_windows, needs_background
 from seqnetquake.windowset import (
     WindowSet,
     fit_validation_split,
@@ -118,7 +118,6 @@ def run_stage(
     import mlflow
 
     from seqnetquake import tracking
-    from seqnetquake.background import needs_background
     from seqnetquake.fileio import atomic_path, remove_stale_temporaries
     from seqnetquake.models import get_model, load_classifier
     from seqnetquake.registry import log_classifier

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from seqnetquake.config import WINDOW_CHANNELS
 from seqnetquake.errors import InputError
+
+# Window channels (windows.features): the raw measurements, and residuals against the causal
+# quiet-time background (background.py): log10 ratio (dex) and z-score by MAD.
+CHANNELS = WINDOW_CHANNELS
+PHYSICAL_CHANNELS = CHANNELS[:2]  # ne_cm3, te_k
+RESIDUAL_CHANNELS = CHANNELS[2:]  # ne_resid, te_resid, ne_z, te_z
 
 # Physical channels' plausible instrument ranges (inclusive); other channels (residuals) are
 # only checked for finiteness.
@@ -20,6 +27,11 @@ INSTRUMENT_RANGES: dict[str, tuple[float, float]] = {
     "te_k": (500.0, 10000.0),
 }
 LABELS = (0, 1, 2)
+
+
+def needs_background(features: list[str] | tuple[str, ...]) -> bool:
+    """Whether windows of these channels need the background reference."""
+    return any(f in RESIDUAL_CHANNELS for f in features)
 
 
 def check_windows(
