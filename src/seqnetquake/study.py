@@ -403,7 +403,7 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
 
     from seqnetquake import alarms as al
     from seqnetquake import tracking
-    from seqnetquake.windowset import load_dataset
+    from seqnetquake.windowset import load_windows
 
     models_dir, data_dir, reports_dir = Path(models_dir), Path(data_dir), Path(reports_dir)
     figures: dict[str, dict[str, dict[str, float]]] = {}
@@ -421,7 +421,7 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
     catalog_path = (Path(catalog) if catalog
                     else Path("data/interim") / f"catalog_{satellite}.parquet")
     if transfer is not None:
-        _, test = load_dataset(data_dir / target, channels=cfg.windows.features)
+        test = load_windows(data_dir / target / "test.npz", channels=cfg.windows.features)
         if len(transfer.y) != len(test) or not np.array_equal(
                 np.asarray(transfer.t0, dtype="datetime64[ns]"), test.t0):
             raise InputError(transfer_path, "t0", f"not the test windows of dataset {target}")
