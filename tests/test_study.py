@@ -189,3 +189,37 @@ def test_study_train_trains_each_model_on_its_dataset(tmp_path, cfg, monkeypatch
     assert {r.info.run_name for r in runs} == {f"study_train-04-{m}" for m in models}
     with pytest.raises(ValueError, match="unknown dataset"):
         study_train.train_dataset(cfg, "99", data_dir=data, models_dir=tmp_path / "models")
+
+
+def test_benchmark_ceilings_of_every_dataset(tmp_path, cfg):
+    """The ceilings the report reads: the oracle on each dataset's test windows."""
+    from seqnetquake.benchmark import ceilings
+
+    data = tmp_path / "processed"
+    for ds, seed in (("03", 5), ("11", 6)):
+        write_dataset(data / ds, seed=seed)
+    raw = {sat: tmp_path / "raw" / sat for sat in ("cses", "demeter")}
+    for sat, path in raw.items():
+        ws = window_set(50, {"cses": 1005, "demeter": 1006}[sat], start=150)
+        hit = np.flatnonzero(ws.y == 1)
+        path.mkdir(parents=True)
+        pd.DataFrame({"time": ws.t0[hit] + np.timedelta64(3, "s"),
+                      "half_orbit_id": ws.half_orbit_id[hit],
+                      "event_id": ws.event_id[hit], "delta_ne_rel": 0.3}).to_parquet(
+            path / "truth.parquet")
+    datasets = {k: v for k, v in cfg.datasets.items() if k in ("03", "11")}
+    cfg = cfg.model_copy(update={
+        "datasets": datasets,
+        "tracks": cfg.tracks.model_copy(update={"raw_dirs": {k: str(v) for k, v in raw.items()}}),
+        "benchmark": cfg.benchmark.model_copy(update={"bootstrap_samples": 100})})
+    out = ceilings.run_stage(cfg, data, tmp_path / "ceilings.json")
+    saved = json.loads((tmp_path / "ceilings.json").read_text())
+    assert sorted(saved["datasets"]) == ["03", "11"] and saved["data_kind"] == cfg.data_kind
+    for ds in ("03", "11"):
+        c = out["datasets"][ds]
+        assert c["class1_injected_share"] == 1.0  # every seismic test window injected
+        assert c["ceiling_mcc"] == pytest.approx(1.0)  # the oracle is then exact
+        assert c["n_windows"] == 50
+    assert study.read_ceilings(tmp_path / "ceilings.json")["03"]["ceiling_mcc"] == \
+        pytest.approx(1.0)
+    assert study.read_ceilings(tmp_path / "none.json") == {}
