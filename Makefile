@@ -43,7 +43,7 @@ benchmark: install
 	$(BIN)/seqnetquake benchmark readme
 
 ## study: every experiment of the paper on datasets 01-11 and the alarm evaluation
-## (study/dvc.yaml: reports/study.md, study.json; docs/study.md; ~10 min on 2 cores after demo)
+## (study/dvc.yaml: reports/study.md, study.json; docs/study.md; ~4 min on 2 cores after demo)
 study: install
 	$(BIN)/dvc repro study/dvc.yaml
 
