@@ -7,7 +7,7 @@ import subprocess
 
 import yaml
 
-PER_RUN = ("reports/registry.json", "reports/data_docs/index.html", "mlflow.db",
+PER_RUN = ("reports/registry.json", "reports/data_docs/index.html", "mlflow.db", "reports/study_timing.md",
            "mlartifacts/1/x", "scores.parquet", "scores.png")
 
 

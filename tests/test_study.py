@@ -124,19 +124,21 @@ def test_report_tables_figures_alarms_and_mlflow(study_tree, mlflow_uri):
     assert lo < 0.5 < hi
     md = (reports / "study.md").read_text()
     for title in ("Day vs night", "Window length T", "Spatial window", "Initial training",
-                  "Transfer learning", "Six classifiers", "Molchan", "Where the time goes"):
+                  "Transfer learning", "Six classifiers", "Molchan", "study_timing.md"):
         assert title in md
     assert "data_kind=simulated" in md and "0.6238" in md and "GBM" in md
     for name in ("study_T.png", "study_radius.png", "study_molchan.png"):
         assert (reports / "plots" / name).read_bytes()[:4] == b"\x89PNG"
     details = json.loads((reports / "study_details.json").read_text())
     assert details["curves"]["transfer"]["tau"][0] == 0.0
-    assert details["timing"]["03"]["seqnetquake"]["train_s"] == 13.0
+    timing = (reports / "study_timing.md").read_text()
+    assert "| 03 | seqnetquake | n/a | 13.0 | 8.0 |" in timing and "Total 0.4 min" in timing
     run = mlflow.search_runs(filter_string="tags.stage = 'study'", output_format="list")[0]
     assert run.data.tags["data_kind"] == cfg.data_kind
     assert math.isclose(run.data.metrics["alarms.transfer.ass"], alarms["transfer"]["ass"],
                         rel_tol=1e-5)
     assert "study.01.mcc" in run.data.metrics
+    assert run.data.metrics["timing.01.seqnetquake.train_s"] == 12.0
     assert {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "study")} >= {
         "study/study.md", "study/study.json", "study/study_molchan.png"}
 

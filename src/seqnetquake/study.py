@@ -228,18 +228,25 @@ def write_markdown(cfg: Config, study: dict[str, Any], alarms: dict[str, Any] | 
     if alarms:
         lines += alarm_markdown(cfg, alarms)
     if timing:
-        lines += ["## Where the time goes (study_train)", "",
-                  "| dataset | model | tune s | train s (with MLflow logging) | fit s |",
-                  "|---|---|---|---|---|"]
-        total = 0.0
-        for d, per_model in sorted(timing.items()):
-            for m, s in per_model.items():
-                total += s.get("tune_s", 0.0) + s.get("train_s", 0.0)
-                lines.append(f"| {d} | {m} | {_num(s.get('tune_s'), 1)} | "
-                             f"{_num(s.get('train_s'), 1)} | {_num(s.get('fit_s'), 1)} |")
-        lines += ["", f"Total {total / 60:.1f} min of study_train (on this machine).", ""]
+        lines += ["Where the time goes: `reports/study_timing.md` (per run: git-ignored, not a "
+                  "DVC output) and the study run's `timing.*` metrics in MLflow.", ""]
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def timing_markdown(timing: dict[str, Any]) -> str:
+    """The per-run table of study_train's seconds (changes every run: never committed)."""
+    lines = ["# Where the time goes (study_train)", "",
+             "| dataset | model | tune s | train s (with MLflow logging) | fit s |",
+             "|---|---|---|---|---|"]
+    total = 0.0
+    for d, per_model in sorted(timing.items()):
+        for m, s in per_model.items():
+            total += s.get("tune_s", 0.0) + s.get("train_s", 0.0)
+            lines.append(f"| {d} | {m} | {_num(s.get('tune_s'), 1)} | "
+                         f"{_num(s.get('train_s'), 1)} | {_num(s.get('fit_s'), 1)} |")
+    lines += ["", f"Total {total / 60:.1f} min of study_train (on the machine that ran it)."]
+    return "\n".join(lines) + "\n"
 
 
 def alarm_markdown(cfg: Config, alarms: dict[str, Any]) -> list[str]:
@@ -465,8 +472,10 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
     write_markdown(cfg, study, alarms_summary, timing, reports_dir / "study.md")
     write_json(study, reports_dir / "study.json")
     write_json(_clean({"alarms": alarms_summary, "curves": {k: c.to_dict()
-                                                            for k, c in curves.items()},
-                       "timing": timing}), reports_dir / "study_details.json")
+                                                            for k, c in curves.items()}}),
+               reports_dir / "study_details.json")
+    with atomic_path(reports_dir / "study_timing.md") as tmp:
+        tmp.write_text(timing_markdown(timing))
 
     with tracking.stage_run(cfg, "study", params={
             "hyperparameters": cfg.study.hyperparameters, "datasets": cfg.study.datasets,
@@ -482,8 +491,12 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
             for k in ("ass", "ass_random_low", "ass_random_high", "n_targets"):
                 if m.get(k) is not None:
                     flat[f"alarms.{key}.{k}"] = m[k]
+        for ds, per_model in timing.items():
+            for m, secs in per_model.items():
+                flat |= {f"timing.{ds}.{m}.{k}": v for k, v in secs.items() if v == v}
         mlflow.log_metrics(flat)
         for path in [reports_dir / "study.md", reports_dir / "study.json",
-                     reports_dir / "study_details.json", *plots]:
+                     reports_dir / "study_details.json", reports_dir / "study_timing.md",
+                     *plots]:
             mlflow.log_artifact(str(path), artifact_path="study")
     return study
