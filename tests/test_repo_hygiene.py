@@ -7,8 +7,8 @@ import subprocess
 
 import yaml
 
-PER_RUN = ("reports/registry.json", "reports/data_docs/index.html", "mlflow.db", "reports/study_timing.md",
-           "mlartifacts/1/x", "scores.parquet", "scores.png")
+PER_RUN = ("reports/registry.json", "reports/data_docs/index.html", "mlflow.db",
+           "mlartifacts/1/x", "scores.parquet", "scores.png", "reports/study_timing.md")
 
 
 def _outs(stage: dict) -> set[str]:
