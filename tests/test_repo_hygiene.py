@@ -26,6 +26,9 @@ def test_per_run_files_are_ignored_and_not_outputs(repo_root):
     stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
     outputs = set().union(*(_outs(s.get("do", s)) for s in stages.values()))
     assert not {"reports/registry.json", "reports/data_docs"} & outputs
+    study = yaml.safe_load((repo_root / "study" / "dvc.yaml").read_text())["stages"]
+    outputs = set().union(*(_outs(s.get("do", s)) for s in study.values()))
+    assert "reports/study.md" in outputs and "reports/study_timing.md" not in outputs
 
 
 def test_every_metrics_file_is_committed(repo_root):
