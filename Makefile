@@ -14,7 +14,7 @@ UI_PORT ?= 5000
 PORT ?= 5001
 MODEL ?= models:/seqnetquake-cses@champion
 
-.PHONY: demo test install lint repro summary ui serve clean-outputs benchmark server
+.PHONY: demo test install lint repro summary ui serve clean-outputs benchmark server study
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -41,6 +41,11 @@ summary: install
 benchmark: install
 	$(BIN)/seqnetquake benchmark sweep
 	$(BIN)/seqnetquake benchmark readme
+
+## study: every experiment of the paper on datasets 01-11 and the alarm evaluation
+## (study/dvc.yaml: reports/study.md, study.json; docs/study.md; ~4 min on 2 cores after demo)
+study: install
+	$(BIN)/dvc repro study/dvc.yaml
 
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri $(TRACKING_URI) --host 127.0.0.1 --port $(UI_PORT) --workers 1

@@ -133,6 +133,18 @@ def test_every_stage_lists_the_code_it_imports(name):
     assert missing_deps(_stages()[name]) == [], f"dvc.yaml stage {name}: add these deps"
 
 
+def _study_stages() -> dict[str, dict]:
+    """study/dvc.yaml (`make study`): wdir .. makes its paths repository-relative too."""
+    return yaml.safe_load((REPO / "study" / "dvc.yaml").read_text())["stages"]
+
+
+@pytest.mark.parametrize("name", sorted(_study_stages()))
+def test_every_study_stage_lists_the_code_it_imports(name):
+    stage = _study_stages()[name]
+    assert stage.get("do", stage)["wdir"] == ".."
+    assert missing_deps(stage) == [], f"study/dvc.yaml stage {name}: add these deps"
+
+
 def test_checker_catches_a_removed_dep():
     stages = _stages()
     train = dict(stages["train_base"])

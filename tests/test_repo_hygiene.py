@@ -8,7 +8,7 @@ import subprocess
 import yaml
 
 PER_RUN = ("reports/registry.json", "reports/data_docs/index.html", "mlflow.db",
-           "mlartifacts/1/x", "scores.parquet", "scores.png")
+           "mlartifacts/1/x", "scores.parquet", "scores.png", "reports/study_timing.md")
 
 
 def _outs(stage: dict) -> set[str]:
@@ -26,6 +26,9 @@ def test_per_run_files_are_ignored_and_not_outputs(repo_root):
     stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
     outputs = set().union(*(_outs(s.get("do", s)) for s in stages.values()))
     assert not {"reports/registry.json", "reports/data_docs"} & outputs
+    study = yaml.safe_load((repo_root / "study" / "dvc.yaml").read_text())["stages"]
+    outputs = set().union(*(_outs(s.get("do", s)) for s in study.values()))
+    assert "reports/study.md" in outputs and "reports/study_timing.md" not in outputs
 
 
 def test_every_metrics_file_is_committed(repo_root):

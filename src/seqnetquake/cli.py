@@ -371,6 +371,55 @@ def evaluate(
     typer.echo(f"wrote {reports_dir / 'metrics.json'}, {reports_dir / 'tables'}")
 
 
+# --------------------------------------------------------------------------- study
+study_app = typer.Typer(help="The paper's experiments on datasets 01-11 and alarm evaluation "
+                        "(make study; docs/study.md).", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("train")
+@_guard
+def study_train(
+    dataset: Annotated[str, typer.Argument(help="Dataset key (01-10).")],
+    params: ParamsOpt = DEFAULT_PARAMS,
+    data_dir: Annotated[Path, typer.Option(help="Folder of the dataset folders.")] = Path(
+        "data/processed"),
+    models_dir: Annotated[Path, typer.Option(help="models/ (writes models/study/<ds>/).")] = Path(
+        "models"),
+) -> None:
+    """SeqNetQuake (and study.baselines) trained directly on one dataset."""
+    from seqnetquake import study_train as study
+
+    try:
+        study.train_dataset(_config(params), dataset, data_dir=data_dir, models_dir=models_dir)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@study_app.command("report")
+@_guard
+def study_report(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    models_dir: Annotated[Path, typer.Option(help="Trained stages' folder.")] = Path("models"),
+    data_dir: Annotated[Path, typer.Option(help="Windows folder.")] = Path("data/processed"),
+    reports_dir: Annotated[Path, typer.Option(help="Where study.* go.")] = Path("reports"),
+    ceilings: Annotated[Path, typer.Option(help="benchmark ceilings output.")] = Path(
+        "reports/study_ceilings.json"),
+    catalog: Annotated[Path | None, typer.Option(
+        help="Catalogue of the target satellite (default data/interim/catalog_<sat>.parquet)."
+    )] = None,
+) -> None:
+    """reports/study.{md,json}, the sweep and Molchan figures, one MLflow run."""
+    from seqnetquake import study
+
+    try:
+        study.run_report(_config(params), models_dir=models_dir, data_dir=data_dir,
+                         reports_dir=reports_dir, ceilings=ceilings, catalog=catalog)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {reports_dir / 'study.json'}, {reports_dir / 'study.md'}")
+
+
 # --------------------------------------------------------------------------- benchmark
 # The only command that touches the injection truth; seqnetquake.benchmark is imported inside
 # these functions only (tests/test_benchmark.py checks that nothing else imports it).
@@ -418,6 +467,21 @@ def benchmark_collect(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     from seqnetquake.benchmark import sweep
 
     sweep.collect(_config(params))
+
+
+@benchmark_app.command("ceilings")
+@_guard
+def benchmark_ceilings(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    data_dir: Annotated[Path, typer.Option(help="Windows folder.")] = Path("data/processed"),
+    out: Annotated[Path, typer.Option(help="JSON to write.")] = Path(
+        "reports/study_ceilings.json"),
+) -> None:
+    """Truth ceiling of every dataset's test windows, for the study report (make study)."""
+    from seqnetquake.benchmark import ceilings
+
+    result = ceilings.run_stage(_config(params), data_dir, out)
+    typer.echo(f"wrote {out} ({len(result['datasets'])} datasets)")
 
 
 @benchmark_app.command("readme")

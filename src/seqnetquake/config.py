@@ -336,6 +336,32 @@ class BenchmarkConfig(_Section):
     amplitude_scales: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0])
 
 
+class AlarmsConfig(_Section):
+    """Alarm evaluation (alarms.py): space-time cells scored against mainshocks (Molchan)."""
+
+    cell_deg: float = Field(default=10.0, gt=0, le=90)  # grid cell side, degrees
+    lead_days: float | None = Field(default=None, gt=0)  # null: windows.lead_days
+    confidence: float = Field(default=0.95, gt=0, lt=1)  # random-guess band and ASS bounds
+    min_magnitude: float | None = None  # targets; null: catalog.min_magnitude
+
+
+class StudyConfig(_Section):
+    """The per-dataset experiments (study/dvc.yaml, `make study`; docs/study.md)."""
+
+    # Trained by study_train@<ds>; 07 is the pipeline's `direct` stage, 11 its `train_base`.
+    datasets: list[str] = Field(default_factory=lambda: [
+        "01", "02", "03", "04", "05", "06", "08", "09", "10"])
+    # tuned_07: 07's tuned hyper-parameters (models/tuning); tune_each: one search per dataset
+    # with the tuning section's protocol (what the authors' code does per run).
+    hyperparameters: Literal["tuned_07", "tune_each"] = "tuned_07"
+    baselines: list[str] = Field(default_factory=list)  # also train these on each dataset
+    alarms: AlarmsConfig = AlarmsConfig()
+
+    def models(self) -> list[str]:
+        """What study_train trains on each dataset: SeqNetQuake, then the baselines."""
+        return ["seqnetquake", *self.baselines]
+
+
 class Config(_Section):
     data_kind: Literal["simulated", "real"] = "simulated"
     mlflow: MlflowConfig = MlflowConfig()
@@ -354,6 +380,7 @@ class Config(_Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     registry: RegistryConfig = RegistryConfig()
     benchmark: BenchmarkConfig = BenchmarkConfig()
+    study: StudyConfig = StudyConfig()
 
     @field_validator("missions")
     @classmethod

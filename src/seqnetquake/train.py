@@ -49,10 +49,13 @@ class StagePlan:
     model: str
     dataset: str
     out_dir: Path
+    stage_name: str | None = None  # study_train: another stage trains the same kind
 
     @property
     def stage(self) -> str:
         """The dvc.yaml stage (and MLflow ``stage`` tag) this plan is."""
+        if self.stage_name:
+            return self.stage_name
         return {"base": "train_base", "baseline": "baselines"}.get(self.kind, self.kind)
 
 
@@ -113,8 +116,13 @@ def run_stage(
     data_dir: str | Path = "data/processed",
     models_dir: str | Path = "models",
     tuning_dir: str | Path | None = None,
+    study: tuple[str, Path] | None = None,
 ) -> dict[str, float]:
-    """Train one stage, write ``models/<stage>/`` atomically, log one MLflow run."""
+    """Train one stage, write ``models/<stage>/`` atomically, log one MLflow run.
+
+    ``study=(dataset, out_dir)``: the study's direct training of ``model`` on another dataset
+    (stage ``study_train``, seqnetquake.study), with the hyper-parameters in ``tuning_dir``.
+    """
     import mlflow
 
     from seqnetquake import tracking
@@ -125,6 +133,10 @@ def run_stage(
     data_dir, models_dir = Path(data_dir), Path(models_dir)
     tuning_dir = Path(tuning_dir) if tuning_dir else models_dir / "tuning"
     p = plan(cfg, kind, model, models_dir)
+    if study is not None:
+        from dataclasses import replace
+
+        p = replace(p, dataset=study[0], out_dir=Path(study[1]), stage_name="study_train")
     remove_stale_temporaries(p.out_dir)  # a killed earlier run's `.<stage>.*.tmp`
     ds_dir = data_dir / p.dataset
     train, test = load_dataset(ds_dir, channels=cfg.windows.features)
@@ -166,6 +178,8 @@ def run_stage(
     tags |= tracking.data_tags(inputs)
 
     run_name = f"baseline-{p.model}" if p.kind == "baseline" else p.stage
+    if p.stage_name:
+        run_name = f"{p.stage_name}-{p.dataset}-{p.model}"
     with tracking.stage_run(cfg, p.stage, params={**params, "hp": hyperparams}, tags=tags,
                             run_name=run_name) as run, atomic_path(p.out_dir) as tmp:
         tmp.mkdir(parents=True)
