@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 from hyperopt.pyll.stochastic import sample
@@ -110,6 +111,24 @@ def test_keras_saves_are_byte_identical(tiny_fitted, tmp_path):
     assert a == b
     loaded = load_classifier(tmp_path / "b")
     np.testing.assert_array_equal(loaded.predict_proba(val.X), clf.predict_proba(val.X))
+
+
+@pytest.mark.parametrize("name", ["seqnetquake", "rf"])
+def test_saves_do_not_depend_on_object_ids(tmp_path, name):
+    """Two models fitted alike (other objects, other id()s) save to the same bytes: Keras'
+    shared_object_id and skops' __id__/<id>.npy are renumbered (a stable DVC hash)."""
+    params = TINY_SEQNETQUAKE if name == "seqnetquake" else {"n_estimators": 5, "max_depth": 3}
+    train, val = window_set(80, 20, seed=4), window_set(30, 20, seed=6, start=80)
+    saved = []
+    for run in "ab":
+        keras.backend.clear_session()  # fresh layer-name counters, as in a new stage process
+        clf = get_model(name).build(params, 20, 2)
+        clf.fit(train, val, max_epochs=1, patience=1, seed=0)
+        clf.save(tmp_path / run)
+        saved.append({p.name: p.read_bytes() for p in (tmp_path / run).iterdir()})
+    assert saved[0] == saved[1]
+    np.testing.assert_array_equal(load_classifier(tmp_path / "b").predict_proba(val.X),
+                                  clf.predict_proba(val.X))
 
 
 def test_skops_trusts_exactly_what_the_project_saves(tmp_path):

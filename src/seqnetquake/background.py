@@ -289,7 +289,8 @@ def validation_frame(frame: pd.DataFrame, cfg: BackgroundConfig) -> pd.DataFrame
                         nan_where_covered=nan_covered.astype(np.int64))
 
 
-def summary(frame: pd.DataFrame, cfg: BackgroundConfig, seconds: float) -> dict[str, Any]:
+def summary(frame: pd.DataFrame, cfg: BackgroundConfig) -> dict[str, Any]:
+    """The stage's DVC metrics (no timings: a re-run with equal results leaves them equal)."""
     covered = frame["ref_count"].to_numpy() >= cfg.min_count
     level = frame["ref_level"].to_numpy()
     return {
@@ -299,7 +300,6 @@ def summary(frame: pd.DataFrame, cfg: BackgroundConfig, seconds: float) -> dict[
            for k in range(-1, len(cfg.fallback) + 1)},
         "ne_mad_median_dex": float(np.nanmedian(frame["ne_mad"])) if covered.any() else None,
         "te_mad_median_dex": float(np.nanmedian(frame["te_mad"])) if covered.any() else None,
-        "seconds": round(seconds, 2),
     }
 
 
@@ -325,7 +325,7 @@ def run_stage(cfg: Config, satellite: str, tracks_path: Path, out_path: Path,
     tracks = pd.read_parquet(tracks_path, columns=list(INPUT_COLUMNS))
     frame = background_frame(tracks, cfg.background)
     seconds = time.perf_counter() - clock
-    stats = summary(frame, cfg.background, seconds)
+    stats = summary(frame, cfg.background)
     print(f"background {satellite}: {stats['samples']} samples, coverage "
           f"{stats['coverage_share']:.3f}, {seconds:.1f} s "
           f"({stats['samples'] / max(seconds, 1e-9):,.0f} samples/s)")

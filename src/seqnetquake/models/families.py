@@ -9,6 +9,7 @@ and a scikit-learn model is an *estimator factory* plugged into one :class:`Skle
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -237,13 +238,39 @@ class KerasClassifier(Classifier):
 
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Keras (config.json "shared_object_id") and skops (schema.json "__id__", member "<id>.npy")
+# name shared objects by id(), a memory address that differs on every run.
+_OBJECT_IDS = re.compile(rb'("shared_object_id": |"__id__": |")(\d{6,})(\.npy"|\b)')
+
+
+def _renumber_object_ids(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Object ids replaced by their order of first appearance, in contents and member names."""
+    mapping: dict[bytes, bytes] = {}
+    for name, data in sorted(members):
+        if not name.endswith(".json"):
+            continue
+        for match in _OBJECT_IDS.finditer(data):
+            mapping.setdefault(match.group(2), str(len(mapping)).encode())
+    if not mapping:
+        return members
+
+    def sub(match: re.Match[bytes]) -> bytes:
+        new = mapping.get(match.group(2))
+        return match.group(1) + new + match.group(3) if new else match.group(0)
+
+    out = []
+    for name, data in members:
+        stem, dot, ext = name.partition(".")
+        if ext == "npy" and stem.encode() in mapping:
+            name = f"{mapping[stem.encode()].decode()}{dot}{ext}"
+        out.append((name, _OBJECT_IDS.sub(sub, data) if name.endswith(".json") else data))
+    return out
 
 
 def deterministic_zip(path: Path) -> None:
-    """Rewrite a ``.keras`` zip so that equal weights give equal bytes (a stable DVC hash).
-
-    Keras stamps the save time into ``metadata.json`` and the weights member's zip header;
-    both are replaced by fixed values (nothing reads them back), members keep their order.
+    """Rewrite a ``.keras``/``.skops`` zip so that equal models give equal bytes (a stable DVC
+    hash): fixed timestamps (Keras' ``date_saved`` too) and object ids renumbered by first
+    appearance in the JSON members; members sorted by name, references kept.
     """
     import json
     import os
@@ -252,15 +279,23 @@ def deterministic_zip(path: Path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.zip.tmp")
     try:
-        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
-            for info in src.infolist():
+        with zipfile.ZipFile(path) as src:
+            infos = src.infolist()
+            members: list[tuple[str, bytes]] = []
+            for info in infos:
                 data = src.read(info)
                 if info.filename == "metadata.json":
                     meta = json.loads(data)
-                    meta["date_saved"] = "1980-01-01@00:00:00"
-                    data = json.dumps(meta).encode()
-                fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
-                fixed.compress_type = info.compress_type
+                    if "date_saved" in meta:
+                        meta["date_saved"] = "1980-01-01@00:00:00"
+                        data = json.dumps(meta).encode()
+                members.append((info.filename, data))
+        compress = {info.filename: info.compress_type for info in infos}
+        renamed = zip(_renumber_object_ids(members), members, strict=True)
+        with zipfile.ZipFile(tmp, "w") as dst:
+            for (name, data), (old, _) in sorted(renamed):
+                fixed = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+                fixed.compress_type = compress[old]
                 fixed.external_attr = 0o644 << 16
                 dst.writestr(fixed, data)
         os.replace(tmp, path)
@@ -326,6 +361,7 @@ class SklearnClassifier(Classifier):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         skops.io.dump(self.pipeline, directory / SKOPS_FILE)
+        deterministic_zip(directory / SKOPS_FILE)
         write_meta(directory, self._meta(self.family, T=self.T, F=self.F, file=SKOPS_FILE,
                                          channels=list(self.channels)))
 
