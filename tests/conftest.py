@@ -22,7 +22,11 @@ def repo_root() -> Path:
 def cfg():
     from seqnetquake.config import load_config
 
-    return load_config(REPO / "params.yaml")
+    # The repository's params with the raw channels: the tests' tiny windows (tiny_windows.py,
+    # model_fixtures.py) hold ne_cm3, te_k; residual-channel tests set their channels.
+    cfg = load_config(REPO / "params.yaml")
+    return cfg.model_copy(update={"windows": cfg.windows.model_copy(
+        update={"features": ["ne_cm3", "te_k"]})})
 
 
 @pytest.fixture

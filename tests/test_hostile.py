@@ -32,6 +32,7 @@ def _params(tmp_path: Path, **sections) -> Path:
     """The repository's params.yaml with some keys changed and a private experiment."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["mlflow"]["experiment"] = "hostile"
+    raw["windows"]["features"] = ["ne_cm3", "te_k"]  # the fixtures hold raw-channel windows
     for section, values in sections.items():
         raw[section].update(values)
     path = tmp_path / "params.yaml"

@@ -22,6 +22,7 @@ def _params(repo_root: Path, tmp_path: Path, experiment: str, max_evals: int) ->
     raw = yaml.safe_load((repo_root / "params.yaml").read_text())
     raw["mlflow"]["experiment"] = experiment
     raw["tuning"]["max_evals"] = max_evals
+    raw["windows"]["features"] = ["ne_cm3", "te_k"]  # the fixtures hold raw-channel windows
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path

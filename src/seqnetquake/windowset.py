@@ -214,6 +214,9 @@ def load_windows(
     if ws.X.ndim != 3 or len(ws.X) != len(ws.y):
         raise InputError(path, "X", f"expected (N, T, F) matching y, got {ws.X.shape}")
     check_windows(ws.X, ws.y, T=T, channels=channels, source=str(path))
+    if channels is not None and ws.channels != tuple(channels):
+        raise InputError(path, "channels", f"the windows hold {', '.join(ws.channels)}, "
+                         f"expected {', '.join(channels)} (params windows.features)")
     return ws
 
 

@@ -33,6 +33,7 @@ from hyperopt import hp
 from hyperopt.pyll import scope
 
 from seqnetquake.models.base import META_FILE, Classifier, FitResult, ModelSpec, write_meta
+from seqnetquake.windowcheck import check_windows
 from seqnetquake.windowset import DEFAULT_CHANNELS, N_CLASSES, WindowSet
 
 MAD_TO_SIGMA = 1.4826
@@ -62,9 +63,8 @@ class ClassicalDetector(Classifier):
         self.scale = np.ones(self.F)
 
     def _log(self, X: np.ndarray) -> np.ndarray:
+        check_windows(X, T=self.T, channels=list(self.channels))
         X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 3 or X.shape[1:] != (self.T, self.F):
-            raise ValueError(f"expected windows of shape (N, {self.T}, {self.F}), got {X.shape}")
         out = X.copy()
         for k, name in enumerate(self.channels):
             if name in RAW:
