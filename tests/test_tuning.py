@@ -205,6 +205,7 @@ def _params_file(cfg, tmp_path: Path, **tuning) -> Path:
     raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     raw["tuning"].update(tuning)
     raw["mlflow"]["experiment"] = "tune-test"
+    raw["windows"]["features"] = ["ne_cm3", "te_k"]  # the fixtures hold raw-channel windows
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
     return params
@@ -228,6 +229,7 @@ def test_cli_tune(cfg, mlflow_uri, tmp_path, repo_root):
     raw = yaml.safe_load((repo_root / "params.yaml").read_text())
     raw["tuning"]["max_evals"] = 1
     raw["mlflow"]["experiment"] = "tune-test"
+    raw["windows"]["features"] = ["ne_cm3", "te_k"]  # the fixtures hold raw-channel windows
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
     data = write_dataset(tmp_path / "07")
