@@ -133,9 +133,12 @@ def test_base_transfer_register_and_serve(workspace):
     with np.load(root / "models/transfer/predictions.npz") as pred:
         np.testing.assert_allclose(proba, pred["proba"], atol=1e-5)
     # Registering the same runs again changes nothing.
+    first = json.loads((root / "reports" / "registry.json").read_text())
     again = registry.run_stage(cfg, root / "models", root / "reports" / "registry.json")
     entry = again["models"][cfg.registry.transfer_model_name]
-    assert entry["new"] is False and set(entry["aliases"]) == {"champion", "challenger"}
+    assert entry["version"] == "1" and entry["aliases"] == ["challenger", "champion"]
+    # the summary (a committed DVC output) holds no run id or store path: identical again
+    assert again == first and "run_id" not in json.dumps(again)
 
 
 def test_baseline_stage_and_atomic_failure(workspace):

@@ -361,14 +361,20 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
     # The transfer run could not know the base model's version when it ran: record it now.
     client.set_tag(transfer["run_id"], "base_model_version", base_reg.version)
 
+    registered = ((base_reg, base_metrics), (transfer_reg, transfer_metrics))
+    for r, _ in registered:  # run ids and the store's path vary per clone: printed, not saved
+        print(f"{r.name} v{r.version} <- run {r.run_id} ({'new' if r.new else 'already'} "
+              f"registered) in {mlflow.get_tracking_uri()}")
+    # reports/registry.json is a DVC output committed with the results: only what the same
+    # models give on any clone (a fresh store numbers them v1).
     summary = {
-        "tracking_uri": mlflow.get_tracking_uri(),
         "gate_metric": cfg.registry.gate_metric,
-        "models": {r.name: r.as_dict() | {
+        "models": {r.name: {
+            "version": r.version, "aliases": sorted(r.aliases),
             "gate_value": m.get(cfg.registry.gate_metric),
             "validation": {k: v for k, v in m.items() if k.startswith("val_")},
             "test": {k: v for k, v in m.items() if k.startswith("test_")}}
-                   for r, m in ((base_reg, base_metrics), (transfer_reg, transfer_metrics))},
+                   for r, m in registered},
     }
     write_json(summary, out)
     return summary
