@@ -81,3 +81,23 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
         tmp.mkdir()
         (tmp / "a").write_text("1")
     assert (tmp_path / "dir" / "a").read_text() == "1"
+
+
+def test_configure_survives_a_concurrent_writer_creating_the_experiment(cfg, mlflow_uri,
+                                                                      monkeypatch):
+    """Two searches start at once against one server: the one that loses the race to create
+    the experiment uses the winner's (RESOURCE_ALREADY_EXISTS), instead of failing."""
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_uri)
+    winner = mlflow.create_experiment(cfg.mlflow.experiment)
+    real = mlflow.get_experiment_by_name
+    calls = []
+
+    def not_yet_then_real(name):  # the loser looked before the winner had created it
+        calls.append(name)
+        return None if len(calls) == 1 else real(name)
+
+    monkeypatch.setattr(mlflow, "get_experiment_by_name", not_yet_then_real)
+    assert tracking.configure(cfg) == winner
+    assert len(calls) == 2

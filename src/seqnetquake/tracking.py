@@ -66,9 +66,16 @@ def configure(cfg: Config) -> str:
         location = None
         if uri.startswith("sqlite:///"):
             location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
-        experiment_id = mlflow.create_experiment(
-            cfg.mlflow.experiment, artifact_location=location
-        )
+        try:
+            experiment_id = mlflow.create_experiment(
+                cfg.mlflow.experiment, artifact_location=location
+            )
+        except mlflow.exceptions.MlflowException as exc:
+            # Another writer (a concurrent search against the same server) created it first.
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+            experiment_id = experiment.experiment_id
     if (experiment is None or experiment.tags.get(EXPERIMENT_KIND_TAG) is None):
         # MLflow 3's UI opens an experiment without this tag in its GenAI view.
         mlflow.MlflowClient().set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG,
