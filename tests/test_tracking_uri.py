@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from score_fixtures import register_tiny_model, run_cli
-from seqnetquake import tracking
+from seqnetquake import paths
 from tiny_windows import window_set
 
 
@@ -77,5 +77,5 @@ def test_find_project_root(tmp_path):
     (tmp_path / "params.yaml").write_text("{}")
     (tmp_path / "dvc.yaml").write_text("stages: {}")
     (tmp_path / "a" / "b").mkdir(parents=True)
-    assert tracking.find_project_root(tmp_path / "a" / "b") == tmp_path.resolve()
-    assert tracking.find_project_root(tmp_path.parent) is None
+    assert paths.find_project_root(tmp_path / "a" / "b") == tmp_path.resolve()
+    assert paths.find_project_root(tmp_path.parent) is None

@@ -14,6 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from seqnetquake.paths import LAYOUT
+
 Satellite = Literal["cses", "demeter"]
 SATELLITES: tuple[Satellite, ...] = ("cses", "demeter")
 
@@ -138,7 +140,7 @@ class SimulatedPeriod(_Section):
 class OrbitConfig(_Section):
     """CSES flies its real TLE; DEMETER is built from its published orbit (SIMULATOR-NOTES)."""
 
-    cses_tle: str = "data/external/satellite/cses_tle_2019-11.txt"
+    cses_tle: str = (LAYOUT.satellite_dir / "cses_tle_2019-11.txt").as_posix()
     demeter_launch: dt.date = dt.date(2004, 6, 29)
     demeter_lowered_on: dt.date = dt.date(2005, 12, 15)  # "710 km until 2005-12"
     demeter_altitude_km: float = 710.0
@@ -217,7 +219,7 @@ class TracksConfig(_Section):
     # Where each satellite's raw files are read from: the simulator's dumps by default, or a
     # folder of real CSES/DEMETER files (README, "Using real satellite files").
     raw_dirs: dict[Satellite, str] = Field(
-        default_factory=lambda: {"cses": "data/raw/cses", "demeter": "data/raw/demeter"}
+        default_factory=lambda: {s: LAYOUT.raw_dir(s).as_posix() for s in SATELLITES}
     )
     cadence_s: float = Field(default=1.5, gt=0)
     max_gap_share: float = Field(default=0.05, ge=0, le=1)
@@ -227,7 +229,7 @@ class TracksConfig(_Section):
 
 
 class ValidationConfig(_Section):
-    expectations_dir: str = "expectations"
+    expectations_dir: str = LAYOUT.expectations_dir.as_posix()
 
 
 class BackgroundConfig(_Section):
@@ -395,7 +397,7 @@ class ConfigError(ValueError):
     """params.yaml is unreadable or does not match the schema."""
 
 
-def load_config(path: str | Path = "params.yaml") -> Config:
+def load_config(path: str | Path = LAYOUT.params) -> Config:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())

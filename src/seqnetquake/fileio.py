@@ -10,9 +10,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # annotations only: writing a frame needs no pandas import here
+    import pandas as pd
 
 
 @contextlib.contextmanager

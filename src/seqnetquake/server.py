@@ -31,6 +31,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
+
 from seqnetquake.config import ServerConfig
 
 DB_USER = "seqnetquake"
@@ -169,8 +171,6 @@ def start_postgres(server: Server) -> Path:
 
 
 def _ensure_database(server: Server) -> None:
-    import psycopg2
-
     conn = psycopg2.connect(host="127.0.0.1", port=server.pg_port, user=DB_USER,
                             dbname="postgres")
     try:

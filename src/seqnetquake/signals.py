@@ -34,7 +34,7 @@ class Interrupted(BaseException):  # noqa: N818 - an exit, like KeyboardInterrup
 def _active_run_ids() -> list[str]:
     """The MLflow fluent run stack (outermost first), read from memory only: no I/O here."""
     try:
-        from mlflow.tracking import fluent
+        from mlflow.tracking import fluent  # deferred: heavy
     except ImportError:  # pragma: no cover - mlflow is a dependency
         return []
     stack = getattr(fluent, "_active_run_stack", None)
@@ -71,7 +71,7 @@ def mark_killed(run_ids: list[str], reason: str) -> list[str]:
     """End ``run_ids`` as KILLED (after the context managers ended them FAILED)."""
     if not run_ids:
         return []
-    import mlflow
+    import mlflow  # deferred: heavy
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()

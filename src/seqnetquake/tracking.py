@@ -7,26 +7,24 @@ Nothing here runs at import time: the tracking URI is resolved when a run starts
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import socket
 import subprocess
+import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from seqnetquake.config import Config
+import yaml
 
+from seqnetquake.config import Config, load_config
+from seqnetquake.fileio import pid_alive
+from seqnetquake.paths import Layout, find_project_root, repo_root
 
-def repo_root() -> Path:
-    """The repository root: DVC_ROOT under DVC, else git's top level, else the current dir."""
-    if os.environ.get("DVC_ROOT"):
-        return Path(os.environ["DVC_ROOT"]).resolve()
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
-        )
-        return Path(out.stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return Path.cwd().resolve()
+# repo_root is seqnetquake.paths'; windows.py, validate.py and simulate/satellite.py still read it
+# as tracking.repo_root until they import it from there (issue 13).
 
 
 def tracking_uri(cfg: Config) -> str:
@@ -34,7 +32,7 @@ def tracking_uri(cfg: Config) -> str:
         return os.environ["MLFLOW_TRACKING_URI"]
     if cfg.mlflow.tracking_uri:
         return cfg.mlflow.tracking_uri
-    return f"sqlite:///{repo_root() / 'mlflow.db'}"
+    return f"sqlite:///{Layout(repo_root()).mlflow_store}"
 
 
 def git_commit() -> str:
@@ -54,7 +52,7 @@ EXPERIMENT_KIND = "custom_model_development"  # the UI's "Model training" view
 
 def configure(cfg: Config) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id."""
-    import mlflow
+    import mlflow  # deferred: heavy
 
     uri = tracking_uri(cfg)
     mlflow.set_tracking_uri(uri)
@@ -133,7 +131,7 @@ def stage_run(
 
     A failing stage ends its run as FAILED (MLflow's context manager does that), never RUNNING.
     """
-    import mlflow
+    import mlflow  # deferred: heavy
 
     experiment_id = configure(cfg)
     launcher = _launcher_run_id()
@@ -152,16 +150,10 @@ PID_TAG, HOST_TAG = "process_id", "process_host"
 
 def owner_tags() -> dict[str, str]:
     """Which process runs a stage: tells a stale RUNNING run (its process died) from a live one."""
-    import socket
-
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
 def _stale(run: Any) -> bool:
-    import socket
-
-    from seqnetquake.fileio import pid_alive
-
     pid, host = run.data.tags.get(PID_TAG, ""), run.data.tags.get(HOST_TAG)
     if host is not None and host != socket.gethostname():
         return False  # another machine's process: cannot tell, leave it
@@ -174,7 +166,7 @@ def close_stale_runs(experiment_id: str, tags: Mapping[str, str], run_name: str 
 
     ``tags`` (and ``run_name``) select the stage's own runs; runs of a live process stay.
     """
-    import mlflow
+    import mlflow  # deferred: heavy
 
     client = mlflow.MlflowClient()
     query = [f"tags.{k} = '{v}'" for k, v in tags.items()] + ["attributes.status = 'RUNNING'"]
@@ -188,15 +180,13 @@ def close_stale_runs(experiment_id: str, tags: Mapping[str, str], run_name: str 
         client.set_tag(run.info.run_id, "killed_reason", "stale: its process is gone")
         closed.append(run.info.run_id)
     if closed:
-        import sys
-
         label = " ".join(str(v) for v in tags.values())
         print(f"{label}: marked {len(closed)} stale RUNNING run(s) KILLED", file=sys.stderr)
     return closed
 
 
 def log_counts(counts: Mapping[str, float | int], prefix: str = "") -> None:
-    import mlflow
+    import mlflow  # deferred: heavy
 
     mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in flatten(counts).items()})
 
@@ -207,9 +197,7 @@ def dvc_lock_hashes(paths: list[str | Path], lock: str | Path | None = None) -> 
     Lineage for runs and model versions: the hash says exactly which data a model saw. Paths
     that dvc.lock does not know (no lock yet, stage never run) are left out.
     """
-    import yaml
-
-    lock = Path(lock) if lock else repo_root() / "dvc.lock"
+    lock = Path(lock) if lock else Layout(repo_root()).dvc_lock
     if not lock.exists():
         return {}
     outs: dict[str, str] = {}
@@ -234,10 +222,7 @@ def log_windows_input(path: str | Path, windows: Any, context: str) -> None:
     """Log a windows npz as an MLflow dataset input of the active run (the UI's Dataset
     column): named ``windows-<dataset>-<split>``, its digest the DVC md5 of the file (from
     dvc.lock, else computed: DVC's md5 of a file is the md5 of its bytes)."""
-    import hashlib
-    import warnings
-
-    import mlflow
+    import mlflow  # deferred: heavy
 
     path = Path(path)
     digest = next(iter(dvc_lock_hashes([path]).values()), None)
@@ -261,19 +246,6 @@ def data_tags(paths: list[str | Path], lock: str | Path | None = None) -> dict[s
 # --------------------------------------------------------------------------- user commands
 class TrackingError(RuntimeError):
     """No usable tracking store; the message is the one-line reason shown to the user."""
-
-
-PROJECT_MARKERS = ("params.yaml", "dvc.yaml")
-
-
-def find_project_root(start: str | Path | None = None) -> Path | None:
-    """The nearest folder at or above ``start`` (default: the cwd) holding params.yaml and
-    dvc.yaml; None outside a project."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if all((folder / marker).is_file() for marker in PROJECT_MARKERS):
-            return folder
-    return None
 
 
 def _store_problem(uri: str) -> str | None:
@@ -305,8 +277,6 @@ def resolve_user_uri(explicit: str | None = None, params: str | Path | None = No
     elif os.environ.get("MLFLOW_TRACKING_URI"):
         uri, origin = os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
     else:
-        from seqnetquake.config import load_config
-
         if params is not None:
             params = Path(params).resolve()
             root = params.parent
@@ -319,9 +289,9 @@ def resolve_user_uri(explicit: str | None = None, params: str | Path | None = No
             if root is None:
                 raise TrackingError(f"no seqnetquake project (params.yaml + dvc.yaml) at or "
                                     f"above {Path.cwd()} {hint}")
-            params = root / "params.yaml"
+            params = Layout(root).params
         configured = load_config(params).mlflow.tracking_uri
-        uri = configured or f"sqlite:///{root / 'mlflow.db'}"
+        uri = configured or f"sqlite:///{Layout(root).mlflow_store}"
         origin = str(params) if configured else f"project {root}"
     problem = _store_problem(uri)
     if problem:
