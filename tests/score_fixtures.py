@@ -40,7 +40,7 @@ def register_tiny_model(root: Path, name: str = NAME,
     ``sqlite:///root/mlflow.db``; returns the store URI. Runs in the calling process."""
     import mlflow
 
-    from seqnetquake import registry
+    from seqnetquake import registry, serving
     from seqnetquake.config import BackgroundConfig
     from seqnetquake.models import get_model
 
@@ -57,7 +57,7 @@ def register_tiny_model(root: Path, name: str = NAME,
                                           artifact_location=(root / "mlartifacts").as_uri())
     background = BackgroundConfig(**Z_BACKGROUND).model_dump(mode="json") if residual else None
     with mlflow.start_run(experiment_id=experiment) as run:
-        info = registry.log_classifier(root / "rf", val.X, channels=channels,
+        info = serving.log_classifier(root / "rf", val.X, channels=channels,
                                        half_orbit="night", background=background)
     registry.register_version(name, info.model_uri, run.info.run_id, {"val_mcc": 0.5},
                               {"git_commit": "abc"}, "tiny test model")

@@ -284,5 +284,5 @@ def test_src_never_unpickles():
             for n, line in enumerate(path.read_text().splitlines(), start=1)
             if banned.search(line)]
     assert hits == []
-    registry_src = (REPO / "src" / "seqnetquake" / "registry.py").read_text()
-    assert 'python_model=str(PACKAGE_DIR / "pyfunc_model.py")' in registry_src
+    serving_src = (REPO / "src" / "seqnetquake" / "serving.py").read_text()
+    assert 'python_model=str(PACKAGE_DIR / "pyfunc_model.py")' in serving_src

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from seqnetquake import registry, tracking
+from seqnetquake import registry, serving, tracking
 from seqnetquake.cli import app
 from tiny_windows import RF_HP, window_set
 
@@ -32,7 +32,7 @@ def logged(tmp_path, cfg, mlflow_uri):
 
     def log() -> tuple[str, str]:
         with mlflow.start_run() as run:
-            info = registry.log_classifier(tmp_path / "rf", val.X)
+            info = serving.log_classifier(tmp_path / "rf", val.X)
         return run.info.run_id, info.model_uri
 
     return log

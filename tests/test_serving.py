@@ -111,7 +111,7 @@ def test_served_model_validates_windows(server):
 def test_pyfunc_refuses_bad_windows_in_process(tmp_path):
     import mlflow
 
-    from seqnetquake.registry import InvalidWindows
+    from seqnetquake.serving import InvalidWindows
 
     register_tiny_model(tmp_path)
     model = mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")
@@ -130,7 +130,7 @@ def test_pyfunc_on_residual_channels(tmp_path):
     count are checked, no instrument range (a z-score of -3 is a value, not a bad sensor)."""
     import mlflow
 
-    from seqnetquake.registry import InvalidWindows
+    from seqnetquake.serving import InvalidWindows
 
     register_tiny_model(tmp_path, channels=Z_CHANNELS)
     model = mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")
@@ -146,3 +146,18 @@ def test_pyfunc_on_residual_channels(tmp_path):
     assert caught.value.message == "input: X[ne_z]: non-finite value nan at window 2, sample 4"
     with pytest.raises(InvalidWindows, match=r"1 channels, the model expects 2 \(ne_z, te_z\)"):
         model.predict(X[..., :1])
+
+
+def test_models_logged_before_serving_py_still_load(tmp_path):
+    """A model registered before serving.py existed carries this pyfunc_model.py: loaded in a
+    process that has imported the package already (predict, score), its import resolves in
+    the current package, so seqnetquake.registry must still name ClassifierModel."""
+    import runpy
+
+    from seqnetquake import serving
+
+    old = tmp_path / "pyfunc_model.py"
+    old.write_text("import mlflow\n\nfrom seqnetquake.registry import ClassifierModel\n\n"
+                   "mlflow.models.set_model(ClassifierModel())\n")
+    names = runpy.run_path(str(old))
+    assert names["ClassifierModel"] is serving.ClassifierModel

