@@ -60,8 +60,10 @@ serve: install
 server: install
 	$(BIN)/seqnetquake server
 
+## lint: ruff, and the import layers of pyproject.toml's [tool.importlinter] (docs/architecture.md)
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 ## test: install, lint, run the test suite
 test: install lint
