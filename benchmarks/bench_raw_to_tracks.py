@@ -206,7 +206,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
 
     from seqnetquake.config import load_config
-    from seqnetquake.sources.kp import load_kp
+    from seqnetquake.kp import load_kp
 
     cfg = load_config(REPO / "params.yaml")
     with tempfile.TemporaryDirectory(prefix="bench_raw_") as tmp:

@@ -90,11 +90,13 @@ def write_history(path: Path, raw_dir: Path, days: list[int], kp: Path,
     from seqnetquake import score as scoring
     from seqnetquake import tracks
     from seqnetquake.config import TracksConfig
+    from seqnetquake.sources.formats import format_for
+    from seqnetquake.sources.kp import read_kp
 
     files = [f for d in days for f in write_raw_day(raw_dir / f"d{d}", n_night, day=d)]
     halves, _ = scoring.read_raw("cses", files)
-    cadence = tracks.SOURCES["cses"].SURVEY_CADENCE_S
-    table, _ = tracks.build_tracks(halves, [cadence] * len(halves), tracks.read_kp(kp),
+    cadence = format_for("cses").SURVEY_CADENCE_S
+    table, _ = tracks.build_tracks(halves, [cadence] * len(halves), read_kp(kp),
                                    TracksConfig(), str(kp))
     table.to_parquet(path, index=False)
     return path

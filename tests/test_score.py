@@ -18,6 +18,7 @@ from score_fixtures import (
 )
 from seqnetquake import background as bg
 from seqnetquake import score as scoring
+from seqnetquake.channels import add_channels
 from seqnetquake.windows import unlabelled_windows
 
 
@@ -170,7 +171,7 @@ def test_z_model_scores_raw_files_with_the_stage_reference(zstore, tmp_path):
     full = pd.concat([history, tracks[history.columns]], ignore_index=True)
     full = full.sort_values("time", ignore_index=True)
     bg.background_frame(full, cfg).to_parquet(tmp_path / "bg.parquet")
-    stage = bg.add_channels(tracks[history.columns], list(Z_CHANNELS), tmp_path / "bg.parquet",
+    stage = add_channels(tracks[history.columns], list(Z_CHANNELS), tmp_path / "bg.parquet",
                             cfg)
     night = (tracks["half_orbit"] == "night").to_numpy()
     for channel in Z_CHANNELS:

@@ -13,21 +13,26 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from seqnetquake import simulate as simulate_stage
+from seqnetquake.cli import app
+from seqnetquake.config import load_config
+from seqnetquake.contracts import NS_PER_DAY, NS_PER_H, NS_PER_S, TRUTH_COLUMNS
+from seqnetquake.kp import load_kp
 from seqnetquake.simulate import instrument, orbit, storms
 from seqnetquake.simulate.satellite import VirtualSatellite
+from seqnetquake.sources.formats import format_for
 
 REPO = Path(__file__).resolve().parents[1]
 CSES_DAY = dt.date(2019, 10, 2)
 DEMETER_DAY = dt.date(2007, 1, 10)
-H = 3600 * orbit.NS_PER_S
+H = NS_PER_H
 
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def kp(cfg) -> pd.DataFrame:
-    from seqnetquake.sources.kp import load_kp
-
     return load_kp(cfg)
 
 
@@ -66,8 +71,8 @@ def simulate(cfg, satellite, day, kp, cache, events=None, **overrides):
 def node_local_times(orb: orbit.Orbit, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
     """(ascending, descending) node local times over one day, hours."""
     t0 = orbit.to_ns(day)
-    trk = orbit.propagate(orb, np.arange(t0, t0 + orbit.NS_PER_DAY, 10 * orbit.NS_PER_S))
-    i, node_ns = orbit.find_nodes(trk, t0, t0 + orbit.NS_PER_DAY)
+    trk = orbit.propagate(orb, np.arange(t0, t0 + NS_PER_DAY, 10 * NS_PER_S))
+    i, node_ns = orbit.find_nodes(trk, t0, t0 + NS_PER_DAY)
     lt = orbit.local_time_h(node_ns, trk.lon[i])
     up = trk.z_km[i] < 0
     return lt[up], lt[~up]
@@ -83,7 +88,7 @@ def test_cses_orbit_geometry_from_the_real_tle():
         assert np.abs(up - 1.9).max() < 0.25  # night side, ascending (~02 LT)
         assert np.abs(down - 13.9).max() < 0.25  # day side, descending (~14 LT)
         t0 = orbit.to_ns(day)
-        trk = orbit.propagate(orb, np.arange(t0, t0 + orbit.NS_PER_DAY, 30 * orbit.NS_PER_S))
+        trk = orbit.propagate(orb, np.arange(t0, t0 + NS_PER_DAY, 30 * NS_PER_S))
         assert trk.alt_km.min() >= 480 and trk.alt_km.max() <= 560
         assert trk.lat.max() == pytest.approx(180 - 97.41, abs=0.3)
 
@@ -104,7 +109,7 @@ def test_demeter_orbit_is_sun_synchronous_at_2230_lt(cfg, day, alt_range_km, inc
     assert np.abs(up - 22.5).max() < 0.1  # night, upward (orbit type 1)
     assert np.abs(down - 10.5).max() < 0.1  # day, downward (orbit type 0)
     t0 = orbit.to_ns(day)
-    alt = orbit.propagate(orb, np.arange(t0, t0 + orbit.NS_PER_DAY, 60 * orbit.NS_PER_S)).alt_km
+    alt = orbit.propagate(orb, np.arange(t0, t0 + NS_PER_DAY, 60 * NS_PER_S)).alt_km
     assert alt_range_km[0] <= alt.min() and alt.max() <= alt_range_km[1]
 
 
@@ -303,12 +308,6 @@ def _stage_inputs(tmp_path: Path, cfg, kp: pd.DataFrame, satellite: str, day: dt
 def test_stage_round_trip_through_the_readers(
     tmp_path, cfg, kp, iri_cache, mlflow_uri, satellite, day
 ):
-    from typer.testing import CliRunner
-
-    from seqnetquake.cli import app
-    from seqnetquake.config import load_config
-    from seqnetquake.sources import cses, demeter
-
     params, catalog, kp_path = _stage_inputs(tmp_path, cfg, kp, satellite, day)
     out = tmp_path / "raw"
     args = ["simulate", satellite, "--params", str(params), "--catalog", str(catalog),
@@ -316,10 +315,10 @@ def test_stage_round_trip_through_the_readers(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
 
-    reader = {"cses": cses, "demeter": demeter}[satellite]
-    suffix = {"cses": ".h5", "demeter": ".DAT"}[satellite]
-    files = sorted(out.glob(f"*{suffix}"))
-    read = {ho.half_orbit_id: ho for ho in map(reader.read_half_orbit, files)}
+    source = format_for(satellite)
+    files = sorted(out.glob(f"*{source.SUFFIX}"))
+    assert len(files) > 10
+    read = {ho.half_orbit_id: ho for ho in map(source.read_half_orbit, files)}
     sat = VirtualSatellite(
         load_config(params), satellite,
         pd.read_parquet(catalog).query("kind == 'mainshock'"), kp, iri_cache,
@@ -337,7 +336,7 @@ def test_stage_round_trip_through_the_readers(
         np.testing.assert_allclose(got.te_k[ok], ho.te_k[ok], rtol=1e-6)
 
     truth = pd.read_parquet(out / "truth.parquet")
-    assert list(truth.columns) == [
+    assert list(truth.columns) == list(TRUTH_COLUMNS) == [
         "time", "half_orbit_id", "event_id", "lat", "lon", "delta_ne_rel", "delta_te_rel"
     ]
     events = pd.read_parquet(out / "truth_events.parquet")
@@ -345,9 +344,6 @@ def test_stage_round_trip_through_the_readers(
 
 
 def test_stage_output_is_byte_identical_when_rerun(tmp_path, cfg, kp, iri_cache, mlflow_uri):
-    from seqnetquake import simulate as simulate_stage
-    from seqnetquake.config import load_config
-
     params, catalog, kp_path = _stage_inputs(tmp_path, cfg, kp, "cses", CSES_DAY)
     c = load_config(params)
     for name in ("a", "b"):

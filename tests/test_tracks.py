@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
-from rawfiles import T0, half_orbit, lon_for_local_time, tree_hash
+from rawfiles import T0, half_orbit, lon_for_local_time, tree_hash, write_lap
 from seqnetquake import tracks, validate
+from seqnetquake.cli import app
+from seqnetquake.contracts import TRACK_COLUMNS
 from seqnetquake.errors import InputError
 from seqnetquake.sources import cses, demeter
 from seqnetquake.tracks import Quality
@@ -127,7 +131,7 @@ def test_time_going_backwards_drops_the_late_records(cfg):
 def test_track_has_the_contracted_columns_and_types(cfg):
     df, _ = _build([half_orbit(half=1), half_orbit(half=0, start=T0 + np.timedelta64(1, "h"))],
                    cfg)
-    assert list(df.columns) == tracks.OUTPUT_COLUMNS
+    assert list(df.columns) == list(TRACK_COLUMNS)
     assert str(df["time"].dtype) == "datetime64[ns, UTC]"
     assert df["quality"].dtype == np.int16
     for col in ("orbit", "half_orbit_id", "segment"):
@@ -163,8 +167,8 @@ def test_suite_catches_planted_violations_and_passes_the_rest(cfg, repo_root):
     bad.loc[10, "time"] = bad.loc[8, "time"]  # time goes backwards within a half-orbit
     bad = bad.drop(index=range(101, 301, 2)).reset_index(drop=True)  # 100 gaps, 14 % of steps
     spec = validate.load_suite_json(repo_root / "expectations", "tracks")
-    report = validate.validate_frame(tracks.validation_frame(bad), spec, "tracks_cses",
-                                     parameters=tracks.suite_parameters(cfg))
+    report = validate.validate_frame(validate.tracks_frame(bad), spec, "tracks_cses",
+                                     parameters=validate.tracks_parameters(cfg))
     failed = {(f.column, f.expectation) for f in report.failures}
     assert failed == {
         ("te_k", "expect_column_values_to_be_between"),
@@ -175,21 +179,11 @@ def test_suite_catches_planted_violations_and_passes_the_rest(cfg, repo_root):
     assert report.evaluated == len(spec["expectations"])
 
 
-def test_validation_frame_derives_steps_and_gap_share():
-    t = pd.to_datetime(["2019-01-01T00:00:00", "2019-01-01T00:00:01.5", "2019-01-01T00:00:06",
-                        "2019-01-01T01:00:00", "2019-01-01T01:00:01.5"], utc=True,
-                       format="ISO8601")
-    df = pd.DataFrame({"time": t.as_unit("ns"), "half_orbit_id": [11, 11, 11, 20, 20]})
-    out = tracks.validation_frame(df)
-    np.testing.assert_allclose(out["dt_s"], [np.nan, 1.5, 4.5, np.nan, 1.5])
-    np.testing.assert_allclose(out["gap_step"], [np.nan, 0, 1, np.nan, 0])
-
-
 # --------------------------------------------------------------------------- the stage
 @pytest.fixture(scope="module")
 def stage_mlflow(tmp_path_factory):
     """One private sqlite MLflow store for the stage tests (creating one costs seconds)."""
-    import mlflow
+    import mlflow  # deferred: heavy
 
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as mp:
@@ -224,7 +218,7 @@ def test_stage_writes_contracted_table_and_counts(tmp_path, cfg, stage_mlflow, s
     out, metrics = tmp_path / "interim" / f"tracks_{satellite}.parquet", tmp_path / "m.json"
     tracks.run_stage(cfg, satellite, raw, kp, out, metrics)
     df = pd.read_parquet(out)
-    assert list(df.columns) == tracks.OUTPUT_COLUMNS
+    assert list(df.columns) == list(TRACK_COLUMNS)
     assert str(df["time"].dtype) == "datetime64[ns, UTC]"
     assert df["time"].is_monotonic_increasing
     assert set(df["half_orbit_id"]) == {174200, 174201}
@@ -235,7 +229,7 @@ def test_stage_writes_contracted_table_and_counts(tmp_path, cfg, stage_mlflow, s
     assert counts["records_dropped"] == 2
     assert counts["samples_out"] == len(df)
     assert tree_hash(raw) == before  # raw files untouched
-    import mlflow
+    import mlflow  # deferred: heavy
 
     run = mlflow.search_runs(
         experiment_names=[cfg.mlflow.experiment], filter_string=f"tags.satellite = '{satellite}'",
@@ -266,10 +260,6 @@ def test_stage_rejects_an_empty_raw_dir(tmp_path, cfg, stage_mlflow):
 
 
 def test_tracks_command_through_the_cli(tmp_path, repo_root, stage_mlflow):
-    from typer.testing import CliRunner
-
-    from seqnetquake.cli import app
-
     raw, kp = _raw_dir(tmp_path)
     out, metrics = tmp_path / "tracks_cses.parquet", tmp_path / "tracks_cses.json"
     args = ["tracks", "cses", "--raw-dir", str(raw), "--out", str(out), "--metrics",
@@ -286,8 +276,6 @@ def test_tracks_command_through_the_cli(tmp_path, repo_root, stage_mlflow):
 
 # --------------------------------------------------------------------------- parallel ingest
 def test_worker_count_resolves_all_cores_and_caps_at_the_files():
-    import os
-
     assert tracks.worker_count(None, 1000) == (os.cpu_count() or 1)
     assert tracks.worker_count(0, 1000) == (os.cpu_count() or 1)
     assert tracks.worker_count(8, 3) == 3
@@ -319,8 +307,6 @@ def test_parallel_read_writes_exactly_the_serial_table(tmp_path, cfg, stage_mlfl
 
 
 def test_a_bad_file_read_in_the_pool_names_the_file_and_field(tmp_path):
-    from rawfiles import write_lap
-
     raw = tmp_path / "raw"
     raw.mkdir()
     good = write_lap(raw)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from seqnetquake import catalog, validate
 from seqnetquake.cli import app
+from seqnetquake.config import MissionConfig
 from seqnetquake.errors import ValidationFailed
-from seqnetquake.sources import kp
+from seqnetquake.geo import mission_bounds
+from seqnetquake.kp import load_kp
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +24,7 @@ def tables(cfg, repo_root):
     merged = catalog.dedupe(catalog.read_sources(repo_root / "data/external/catalogs"), cfg.catalog)
     cses, _ = catalog.build_catalog(merged, cfg, "cses")
     demeter, _ = catalog.build_catalog(merged, cfg, "demeter")
-    return {"catalog_cses": cses, "kp": kp.load_kp(cfg), "catalog_demeter": demeter}
+    return {"catalog_cses": cses, "kp": load_kp(cfg), "catalog_demeter": demeter}
 
 
 def test_suites_are_gx_json(repo_root):
@@ -44,7 +50,7 @@ def test_validate_stage_passes_on_real_tables(tmp_path, tables, cfg, mlflow_uri,
 
 
 def test_one_data_docs_site_lists_every_validation(tmp_path, tables, cfg, mlflow_uri):
-    import mlflow
+    import mlflow  # deferred: heavy
 
     paths = [_write(tmp_path, n, df) for n, df in tables.items()]  # two tables of one suite
     docs = tmp_path / "docs"
@@ -86,3 +92,50 @@ def test_planted_violations_are_caught(tmp_path, tables, cfg, mlflow_uri, repo_r
 def test_unknown_table_is_refused(tmp_path, cfg):
     with pytest.raises(ValidationFailed, match="no suite"):
         validate.suite_for(tmp_path / "something.parquet")
+
+
+# --------------------------------------------------------------------------- suite tables
+def test_tracks_frame_derives_steps_and_gap_share():
+    t = pd.to_datetime(["2019-01-01T00:00:00", "2019-01-01T00:00:01.5", "2019-01-01T00:00:06",
+                        "2019-01-01T01:00:00", "2019-01-01T01:00:01.5"], utc=True,
+                       format="ISO8601")
+    df = pd.DataFrame({"time": t.as_unit("ns"), "half_orbit_id": [11, 11, 11, 20, 20]})
+    out = validate.tracks_frame(df)
+    np.testing.assert_allclose(out["dt_s"], [np.nan, 1.5, 4.5, np.nan, 1.5])
+    np.testing.assert_allclose(out["gap_step"], [np.nan, 0, 1, np.nan, 0])
+
+
+def test_mission_bounds_are_half_open_and_flag_the_catalogue_period(cfg):
+    mission = MissionConfig(start=dt.date(2019, 1, 1), end=dt.date(2019, 1, 31),
+                            lat_coverage_deg=65.0)
+    start, end = mission_bounds(mission)
+    assert (start, end) == (pd.Timestamp("2019-01-01", tz="UTC"),
+                            pd.Timestamp("2019-02-01", tz="UTC"))  # end day included
+    ns = pd.Timedelta(1, unit="ns")
+    times = [start - ns, start, end - ns, end]
+    df = pd.DataFrame({"time": pd.DatetimeIndex(times).as_unit("ns")})
+    c = cfg.model_copy(update={"missions": {**cfg.missions, "cses": mission}})
+    table, parameters = validate.catalog_table(df, c, "cses")
+    assert table["in_mission_period"].tolist() == [False, True, True, False]
+    assert parameters == {"min_magnitude": cfg.catalog.min_magnitude}
+
+
+def test_expectations_dir_is_under_the_repository_root_else_relative(cfg, repo_root, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.chdir(repo_root / "src")  # a sub-folder of the repository
+    assert validate.expectations_dir(cfg) == repo_root / "expectations"
+    assert (validate.expectations_dir(cfg) / "windows.json").is_file()
+    monkeypatch.chdir(tmp_path)  # outside any repository: the current folder is the root
+    assert validate.expectations_dir(cfg) == Path("expectations")  # not there: as configured
+    (tmp_path / "expectations").mkdir()
+    assert validate.expectations_dir(cfg) == tmp_path.resolve() / "expectations"
+
+
+def test_kp_table_derives_hours_and_thirds():
+    start = pd.date_range("2019-01-01", periods=3, freq="3h", tz="UTC")
+    df = pd.DataFrame({"start": start, "end": start + pd.Timedelta(hours=3),
+                       "kp": [1 / 3, 3.5, 9.0]})
+    table, _ = validate.kp_table(df, None, "")
+    assert table["hours"].tolist() == [3.0, 3.0, 3.0]
+    np.testing.assert_allclose(table["thirds_residual"], [0.0, 0.5, 0.0], atol=1e-12)

@@ -30,9 +30,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
+from seqnetquake import validate
+from seqnetquake.channels import (  # noqa: F401  (re-exported: score.py, test_score.py)
+    add_channels,
+    channels_from_reference,
+)
 from seqnetquake.config import BackgroundConfig, Config
+from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS, NS_PER_DAY
 from seqnetquake.errors import InputError
+from seqnetquake.fileio import atomic_path, write_json
+from seqnetquake.geo import to_ns
 from seqnetquake.windowcheck import (  # noqa: F401  (re-exported: score.py reads them here)
     CHANNELS,
     PHYSICAL_CHANNELS,
@@ -40,16 +49,10 @@ from seqnetquake.windowcheck import (  # noqa: F401  (re-exported: score.py read
     needs_background,
 )
 
-NS_PER_DAY = 86_400 * 1_000_000_000
-INPUT_COLUMNS = ("time", "lat", "lon", "half_orbit", "half_orbit_id", "ne_cm3", "te_k", "kp",
-                 "quality")
-OUTPUT_COLUMNS = ("time", "half_orbit_id", "ne_ref", "ne_mad", "te_ref", "te_mad",
-                  "ref_count", "ref_level")
+INPUT_COLUMNS = BACKGROUND_INPUT_COLUMNS  # re-exported: score.py (integrator: use contracts)
 BLOCK_ELEMENTS = 4_000_000  # padded values per block: bounds memory at ~32 MB per array
-MAD_TO_SIGMA = 1.4826  # MAD x this = standard deviation of a normal distribution
 
-# Window channels (windows.features): raw physical ones and residual ones made from the
-# reference. *_resid: log10(x / reference) in dex; *_z: that divided by MAD_TO_SIGMA x MAD.
+# Window channels (windows.features) made from the reference: channels.py.
 
 
 @dataclass(frozen=True)
@@ -179,84 +182,9 @@ def compute_reference(
     return out
 
 
-def channels_from_reference(
-    features: list[str], ne_cm3: np.ndarray, te_k: np.ndarray, ref: dict[str, np.ndarray],
-    mad_floor: float,
-) -> dict[str, np.ndarray]:
-    """The requested window channels (CHANNELS) from the raw values and the reference."""
-    unknown = [f for f in features if f not in CHANNELS]
-    if unknown:
-        raise ValueError(f"windows.features: unknown channel(s) {unknown}; known: "
-                         f"{', '.join(CHANNELS)}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        resid = {
-            "ne": np.log10(ne_cm3) - ref["ne_ref"],
-            "te": np.log10(te_k) - ref["te_ref"],
-        }
-    out: dict[str, np.ndarray] = {}
-    for f in features:
-        var, kind = f.split("_", 1)
-        if f in PHYSICAL_CHANNELS:
-            out[f] = np.asarray(ne_cm3 if var == "ne" else te_k, dtype=np.float64)
-        elif kind == "resid":
-            out[f] = resid[var]
-        else:
-            sigma = MAD_TO_SIGMA * np.maximum(ref[f"{var}_mad"], mad_floor)
-            out[f] = resid[var] / sigma
-    return out
-
-
-def add_channels(tracks: pd.DataFrame, features: list[str], background_path: Path | None,
-                 cfg: BackgroundConfig) -> pd.DataFrame:
-    """Add the residual channels of ``features`` to ``tracks`` from the background table.
-
-    Rows are matched by sample time (the background has one row per track sample); a track
-    sample without a background row is an InputError naming the first one.
-    """
-    if not needs_background(features):
-        return tracks
-    if background_path is None:
-        raise InputError("windows.features", ",".join(features),
-                         "residual channels need the background table (--background)")
-    path = Path(background_path)
-    try:
-        bg = pd.read_parquet(path, columns=["time", "ne_ref", "ne_mad", "te_ref", "te_mad"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(path, "file", f"not a readable background table: {exc}") from exc
-    from seqnetquake.geo import to_ns
-
-    bg_ns, tr_ns = to_ns(bg["time"]), to_ns(tracks["time"])
-    if np.any(np.diff(bg_ns) < 0):
-        order = np.argsort(bg_ns, kind="stable")
-        bg, bg_ns = bg.iloc[order].reset_index(drop=True), bg_ns[order]
-    idx = np.clip(np.searchsorted(bg_ns, tr_ns), 0, max(len(bg_ns) - 1, 0))
-    missing = (len(bg_ns) == 0) | (bg_ns[idx] != tr_ns) if len(tr_ns) else np.zeros(0, bool)
-    if np.any(missing):
-        row = int(np.argmax(missing))
-        raise InputError(path, "time", f"no reference for track sample {tracks['time'].iloc[row]}"
-                         f" (row {row})")
-    ref = {c: bg[c].to_numpy(dtype=np.float64)[idx] for c in ("ne_ref", "ne_mad", "te_ref",
-                                                                "te_mad")}
-    channels = channels_from_reference(
-        [f for f in features if f in RESIDUAL_CHANNELS],
-        tracks["ne_cm3"].to_numpy(dtype=np.float64), tracks["te_k"].to_numpy(dtype=np.float64),
-        ref, cfg.mad_floor,
-    )
-    return tracks.assign(**channels)
-
-
-def track_columns(features: list[str]) -> list[str]:
-    """Track-table columns the channels are made of (residuals need both raw values)."""
-    if needs_background(features):
-        return list(PHYSICAL_CHANNELS)
-    return [f for f in features]
-
-
 def background_frame(tracks: pd.DataFrame, cfg: BackgroundConfig) -> pd.DataFrame:
     """One output row per track row, in the track table's order."""
-    from seqnetquake.geo import to_ns
-
-    missing = [c for c in INPUT_COLUMNS if c not in tracks.columns]
+    missing = [c for c in BACKGROUND_INPUT_COLUMNS if c not in tracks.columns]
     if missing:
         raise InputError("tracks", ",".join(missing), "missing column")
     ref = compute_reference(
@@ -279,16 +207,6 @@ def background_frame(tracks: pd.DataFrame, cfg: BackgroundConfig) -> pd.DataFram
     }).assign(time=lambda f: pd.to_datetime(f["time"], utc=True))
 
 
-def validation_frame(frame: pd.DataFrame, cfg: BackgroundConfig) -> pd.DataFrame:
-    """The table with derived columns for the ``background`` suite: ``covered`` (1 where the
-    count is sufficient) and ``nan_where_covered`` (1 where a covered row has a NaN)."""
-    covered = frame["ref_count"].to_numpy() >= cfg.min_count
-    values = frame[["ne_ref", "ne_mad", "te_ref", "te_mad"]].to_numpy()
-    nan_covered = covered & np.isnan(values).any(axis=1)
-    return frame.assign(covered=covered.astype(np.float64),
-                        nan_where_covered=nan_covered.astype(np.int64))
-
-
 def summary(frame: pd.DataFrame, cfg: BackgroundConfig) -> dict[str, Any]:
     """The stage's DVC metrics (no timings: a re-run with equal results leaves them equal)."""
     covered = frame["ref_count"].to_numpy() >= cfg.min_count
@@ -307,36 +225,23 @@ def summary(frame: pd.DataFrame, cfg: BackgroundConfig) -> dict[str, Any]:
 def run_stage(cfg: Config, satellite: str, tracks_path: Path, out_path: Path,
               metrics_path: Path) -> None:
     """Read one track table, compute, validate (GX suite ``background``), write atomically."""
-    import pyarrow.parquet as pq
-
-    from seqnetquake import validate
-    from seqnetquake.fileio import atomic_path, write_json
-    from seqnetquake.windows import _expectations_dir
-
     tracks_path, out_path = Path(tracks_path), Path(out_path)
     try:
         names = set(pq.read_schema(tracks_path).names)
     except (OSError, ValueError) as exc:
         raise InputError(tracks_path, "file", f"not a readable parquet: {exc}") from exc
-    missing = [c for c in INPUT_COLUMNS if c not in names]
+    missing = [c for c in BACKGROUND_INPUT_COLUMNS if c not in names]
     if missing:
         raise InputError(tracks_path, ",".join(missing), "missing column")
     clock = time.perf_counter()
-    tracks = pd.read_parquet(tracks_path, columns=list(INPUT_COLUMNS))
+    tracks = pd.read_parquet(tracks_path, columns=list(BACKGROUND_INPUT_COLUMNS))
     frame = background_frame(tracks, cfg.background)
     seconds = time.perf_counter() - clock
     stats = summary(frame, cfg.background)
     print(f"background {satellite}: {stats['samples']} samples, coverage "
           f"{stats['coverage_share']:.3f}, {seconds:.1f} s "
           f"({stats['samples'] / max(seconds, 1e-9):,.0f} samples/s)")
-    spec = validate.load_suite_json(_expectations_dir(cfg), "background")
-    report = validate.validate_frame(
-        validation_frame(frame, cfg.background), spec, f"background_{satellite}",
-        parameters={"min_coverage": cfg.background.min_coverage,
-                    "max_level": len(cfg.background.fallback)},
-    )
-    print(report.summary())
-    validate.require([report])
+    validate.validate_background(frame, cfg, satellite)
     with atomic_path(out_path) as tmp:
         frame.to_parquet(tmp, index=False)
     write_json(stats, Path(metrics_path))

@@ -35,37 +35,33 @@ Rules (DESIGN §3, interpretations marked):
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from seqnetquake import tracking
 from seqnetquake.config import SATELLITES, ArtificialConfig, CatalogConfig, Config, MissionConfig
+from seqnetquake.contracts import (
+    CATALOG_COLUMNS,
+    EVENT_KINDS,
+    NS_PER_DAY,
+    NS_PER_S,
+    artificial_id_prefix,
+)
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import write_json, write_parquet
-from seqnetquake.geo import DAY_NS, dobrovolsky_radius_km, haversine_km, lon_diff_deg, to_ns
+from seqnetquake.geo import (
+    dobrovolsky_radius_km,
+    haversine_km,
+    lon_diff_deg,
+    mission_bounds,
+    to_ns,
+)
 from seqnetquake.sources.catalog_sources import read_catalog_csv
+from seqnetquake.timeshuffle import SHUFFLE_TAG, cyclic_shift_ns, null_shifts_ns
 
-OUTPUT_COLUMNS = [
-    "event_id",
-    "time",
-    "latitude",
-    "longitude",
-    "depth_km",
-    "magnitude",
-    "source",
-    "kind",
-]
-KINDS = ("mainshock", "aftershock", "artificial")
 DECLUSTERING_METHODS = ("paper", "gardner_knopoff")
-
-
-def _period_bounds(mission: MissionConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Half-open [start, end + 1 day) in UTC: ``end`` in params is inclusive."""
-    start = pd.Timestamp(mission.start, tz="UTC")
-    end = pd.Timestamp(mission.end + dt.timedelta(days=1), tz="UTC")
-    return start, end
 
 
 def read_sources(catalog_dir: Path) -> pd.DataFrame:
@@ -82,7 +78,7 @@ def dedupe(events: pd.DataFrame, cfg: CatalogConfig) -> pd.DataFrame:
     events = events.drop_duplicates(["source", "source_id"], keep="last")
     unknown = sorted(set(events["source"]) - set(cfg.source_priority))
     order = list(cfg.source_priority) + unknown
-    window_ns = int(cfg.dedupe_seconds * 1e9)
+    window_ns = int(cfg.dedupe_seconds * NS_PER_S)
     kept: list[pd.DataFrame] = []
     kept_t = np.empty(0, dtype=np.int64)
     kept_lat = kept_lon = np.empty(0)
@@ -126,7 +122,7 @@ def paper_parents(
     t = _sorted_ns(time)
     mag = np.zeros(len(t)) if magnitude is None else np.asarray(magnitude, dtype=float)
     half = box_deg / 2.0
-    first = np.searchsorted(t, t - int(days * DAY_NS), side="left")
+    first = np.searchsorted(t, t - int(days * NS_PER_DAY), side="left")
     parent = np.full(len(t), -1, dtype=np.int64)
     for i in np.flatnonzero(first < np.arange(len(t))):
         j = np.arange(first[i], i)  # earlier events within the time window (ties: earlier rows)
@@ -160,8 +156,8 @@ def gardner_knopoff_parents(
     t = _sorted_ns(time)
     mag = np.asarray(magnitude, dtype=float)
     km, days = gardner_knopoff_windows(mag)
-    after_ns = (days * DAY_NS).astype(np.int64)
-    before_ns = (foreshock_time_fraction * days * DAY_NS).astype(np.int64)
+    after_ns = (days * NS_PER_DAY).astype(np.int64)
+    before_ns = (foreshock_time_fraction * days * NS_PER_DAY).astype(np.int64)
     parent = np.full(len(t), -1, dtype=np.int64)
     assigned = np.zeros(len(t), dtype=bool)
     for i in np.lexsort((t, -mag)):  # largest first, earlier first among equals
@@ -225,7 +221,7 @@ def _conflicts(
     acfg: ArtificialConfig,
 ) -> np.ndarray:
     """True where a candidate artificial event is too close to any real event (per pair)."""
-    window = int(acfg.exclusion_days * DAY_NS)
+    window = int(acfg.exclusion_days * NS_PER_DAY)
     lo = np.searchsorted(real_t, t_ns - window, side="left")
     hi = np.searchsorted(real_t, t_ns + window, side="right")
     bad = np.zeros(len(t_ns), dtype=bool)
@@ -246,7 +242,7 @@ def artificial_events(
     prefix: str,
 ) -> tuple[pd.DataFrame, int]:
     """Artificial non-seismic events, as many as mainshocks; returns (events, shortfall)."""
-    start, end = _period_bounds(mission)
+    start, end = mission_bounds(mission)
     t0, t1 = start.value, end.value
     real = real.sort_values("time", kind="stable")
     real_t = to_ns(real["time"])
@@ -301,35 +297,12 @@ def artificial_events(
     art.insert(0, "event_id", [f"{prefix}{i:05d}" for i in range(len(art))])
     art["source"] = "artificial"
     art["kind"] = "artificial"
-    return art[OUTPUT_COLUMNS], n - len(art)
+    return art[list(CATALOG_COLUMNS)], n - len(art)
 
 
 # --------------------------------------------------------------------------- time-shuffled null
-# Benchmark control (docs/benchmark.md): the labels see real epicentres at wrong times. An
-# event's candidate shifts depend only on its id and the params, and the chosen candidate k is
-# kept in its id (``<id>~shuffled<k>``), so the simulator can undo the move
-# (``simulate.unshuffle``) and keep the injected signal at the real times.
-SHUFFLE_TAG = "~shuffled"
-
-
-def null_shifts_ns(event_id: pd.Series, ccfg: CatalogConfig, satellite: str) -> np.ndarray:
-    """(n, max_tries) candidate shifts (ns), +-U(min_shift_days, max_shift_days), keyed by id."""
-    import zlib
-
-    ncfg, tries = ccfg.shuffle, ccfg.artificial.max_tries
-    out = np.empty((len(event_id), tries), dtype=np.int64)
-    for i, eid in enumerate(event_id.astype(str)):
-        rng = np.random.default_rng(
-            [ncfg.seed, SATELLITES.index(satellite), zlib.crc32(eid.encode())])
-        days = rng.uniform(ncfg.min_shift_days, ncfg.max_shift_days, tries)
-        out[i] = np.round(np.where(rng.random(tries) < 0.5, days, -days) * DAY_NS)
-    return out
-
-
-def cyclic_shift_ns(t_ns: np.ndarray, shift_ns: np.ndarray, mission: MissionConfig) -> np.ndarray:
-    """``t + shift`` wrapped into the mission period (its inverse is ``-shift``)."""
-    start, end = _period_bounds(mission)
-    return start.value + np.mod(t_ns - start.value + shift_ns, end.value - start.value)
+# Benchmark control (docs/benchmark.md): the labels see real epicentres at wrong times. The
+# shifts (keyed by id, so the simulator can undo them) are in ``timeshuffle``.
 
 
 def _window_overlaps(t_ns: np.ndarray, idx: np.ndarray, real_t: np.ndarray, lat: np.ndarray,
@@ -368,9 +341,9 @@ def time_shuffled(
         if not len(pending):
             break
         t = cyclic_shift_ns(real_t[pending], shifts[pending, k], mission)
-        ok = np.abs(t - real_t[pending]) >= ccfg.shuffle.min_shift_days * DAY_NS
+        ok = np.abs(t - real_t[pending]) >= ccfg.shuffle.min_shift_days * NS_PER_DAY
         ok &= ~_window_overlaps(t, pending, real_t, lat, lon, radius,
-                                int(ccfg.artificial.exclusion_days * DAY_NS))
+                                int(ccfg.artificial.exclusion_days * NS_PER_DAY))
         chosen[pending[ok]], t_new[pending[ok]] = k, t[ok]
         pending = pending[~ok]
     keep = chosen >= 0
@@ -386,7 +359,7 @@ def build_catalog(
     """One satellite's catalogue from the deduplicated merge of all sources."""
     mission = cfg.missions[satellite]
     ccfg = cfg.catalog
-    start, end = _period_bounds(mission)
+    start, end = mission_bounds(mission)
     in_period = (merged["time"] >= start) & (merged["time"] < end)
     quakes = merged[in_period & (merged["event_type"] == "earthquake")]
     quakes = quakes[quakes["magnitude"] >= ccfg.min_magnitude]
@@ -408,13 +381,14 @@ def build_catalog(
     )
     # One stream per satellite, so adding a mission never changes another's events.
     rng = np.random.default_rng([ccfg.artificial.seed, SATELLITES.index(satellite)])
-    art, shortfall = artificial_events(real, mission, ccfg.artificial, rng, f"art-{satellite}-")
+    art, shortfall = artificial_events(real, mission, ccfg.artificial, rng,
+                                         artificial_id_prefix(satellite))
     null_dropped = None
     if ccfg.shuffle.mode == "time_shuffled":  # benchmark control, after the artificial draw
         real, null_dropped = time_shuffled(real, mission, ccfg, satellite)
     table = pd.concat([real, art], ignore_index=True).sort_values("time", kind="stable")
     table = table.reset_index(drop=True)
-    counts = {kind: int((table["kind"] == kind).sum()) for kind in KINDS}
+    counts = {kind: int((table["kind"] == kind).sum()) for kind in EVENT_KINDS}
     counts["artificial_shortfall"] = int(shortfall)
     counts["real_total"] = int(len(real))
     counts["declustering"] = {"method": ccfg.declustering.method, **{
@@ -425,8 +399,7 @@ def build_catalog(
 
 
 def run_stage(cfg: Config, catalog_dir: Path, out_dir: Path, metrics_path: Path) -> None:
-    from seqnetquake import tracking
-
+    """Write ``catalog_<satellite>.parquet`` per satellite and the counts (``metrics_path``)."""
     merged = dedupe(read_sources(catalog_dir), cfg.catalog)
     tables, metrics = {}, {}
     for satellite in SATELLITES:

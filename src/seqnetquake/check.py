@@ -12,23 +12,18 @@ from pathlib import Path
 
 from seqnetquake.errors import InputError
 from seqnetquake.inputscan import path_problem, scan
+from seqnetquake.sources import catalog_sources
+from seqnetquake.sources.formats import BY_SUFFIX, format_of_file
 
-SUPPORTED = (".h5", ".dat", ".csv")
+CATALOG_SUFFIX = ".csv"
+SUPPORTED = (*BY_SUFFIX, CATALOG_SUFFIX)  # (".h5", ".dat", ".csv")
 
 
 def _checker(path: Path) -> Callable[[Path], list[str]] | None:
-    suffix = path.suffix.lower()
-    if suffix == ".h5":
-        from seqnetquake.sources import cses
-
-        return cses.check_file
-    if suffix == ".dat":
-        from seqnetquake.sources import demeter
-
-        return demeter.check_file
-    if suffix == ".csv":
-        from seqnetquake.sources import catalog_sources
-
+    source = format_of_file(path)
+    if source is not None:
+        return source.check_file
+    if path.suffix.lower() == CATALOG_SUFFIX:
         return catalog_sources.check_file
     return None
 

@@ -149,9 +149,9 @@ def catalog(params: ParamsOpt = DEFAULT_PARAMS, catalog_dir: CatalogsDirOpt = LA
 @_guard
 def kp(params: ParamsOpt = DEFAULT_PARAMS, out: OutOpt = LAYOUT.kp) -> None:
     """Write the real 3-hourly Kp record (offline) as interval start, end, Kp in thirds."""
-    from seqnetquake.sources import kp as kp_source
+    from seqnetquake import kp as kp_stage
 
-    kp_source.run_stage(_config(params), out)
+    kp_stage.run_stage(_config(params), out)
 
 
 @app.command()

@@ -32,6 +32,8 @@ CATALOG_SCHEMA = MappingProxyType({
 })
 CATALOG_COLUMNS = tuple(CATALOG_SCHEMA)
 EVENT_KINDS = ("mainshock", "aftershock", "artificial")
+# The catalogue columns an event is made of where it is read (labeller, simulator).
+CATALOG_EVENT_COLUMNS = ("event_id", "time", "latitude", "longitude", "magnitude", "kind")
 
 KP_COLUMNS = ("start", "end", "kp")
 

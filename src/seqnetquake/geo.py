@@ -1,12 +1,24 @@
-"""Geometry and time helpers shared by the catalogue, the simulator and the labeller."""
+"""Geometry and time helpers shared by the catalogue, the simulator, the labeller and validation."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
 
+from seqnetquake.config import MissionConfig
+from seqnetquake.contracts import NS_PER_DAY as DAY_NS  # noqa: F401  (re-exported: tests/test_benchmark.py)
+
 EARTH_RADIUS_KM = 6371.0  # mean radius, for great-circle distances
-DAY_NS = 86_400 * 10**9
+
+
+def mission_bounds(mission: MissionConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """A mission's period as half-open [start, end + 1 day) in UTC: ``end`` in params is
+    inclusive. The one reading of ``missions.<satellite>`` (catalogue, Kp, validation)."""
+    start = pd.Timestamp(mission.start, tz="UTC")
+    end = pd.Timestamp(mission.end + dt.timedelta(days=1), tz="UTC")
+    return start, end
 
 
 def to_ns(values) -> np.ndarray:

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seqnetquake.contracts import CATALOG_EVENT_COLUMNS, NS_PER_DAY
 from seqnetquake.errors import InputError
-from seqnetquake.geo import DAY_NS, EARTH_RADIUS_KM, dobrovolsky_radius_km, to_ns
+from seqnetquake.geo import EARTH_RADIUS_KM, dobrovolsky_radius_km, to_ns
 
 LABEL_UNUSED = -1  # in no window, or not usable (quality flag, missing value): never windowed
 LABEL_DROPPED = -2  # only in aftershock windows: dropped (DESIGN §3, declustering)
@@ -84,8 +85,7 @@ def events_from_catalog(
 
     ``radius`` is degrees of arc, or ``"dobrovolsky"`` for 10^(0.43 M) km per event.
     """
-    required = ("event_id", "time", "latitude", "longitude", "magnitude", "kind")
-    for column in required:
+    for column in CATALOG_EVENT_COLUMNS:
         if column not in catalog.columns:
             raise InputError(source, column, "missing column")
     kinds = catalog["kind"].astype(str).to_numpy()
@@ -276,7 +276,7 @@ def label_samples(
     progress: Callable[[int], None] | None = None,
 ) -> SampleLabels:
     """Label sorted samples per DESIGN §3 (rules in the module docstring)."""
-    lead_ns = int(round(lead_days * DAY_NS))
+    lead_ns = int(round(lead_days * NS_PER_DAY))
     near = nearest_events(
         time_ns, lat_deg, lon_deg, events, lead_ns,
         groups={

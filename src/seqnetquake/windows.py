@@ -28,10 +28,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+from tqdm import tqdm
 
-from seqnetquake import background as bg
+from seqnetquake import channels, tracking, validate
 from seqnetquake.config import Config, ConfigError, DatasetConfig, WindowsConfig
+from seqnetquake.contracts import (
+    ARTIFICIAL_ID_PREFIX,
+    MANIFEST_FILE,
+    NS_PER_S,
+    TEST_WINDOWS_FILE,
+    TRAIN_WINDOWS_FILE,
+    WINDOWING_COLUMNS,
+)
 from seqnetquake.errors import InputError
+from seqnetquake.fileio import atomic_path, write_json
 from seqnetquake.geo import to_ns
 from seqnetquake.labels import (
     LABEL_UNUSED,
@@ -41,16 +52,16 @@ from seqnetquake.labels import (
     events_from_catalog,
     label_samples,
 )
+from seqnetquake.windowcheck import needs_background
 from seqnetquake.windowset import (
-    ARTIFICIAL_ID_PREFIX,
     Split,
     WindowSet,
     load_dataset,
     split_by_events,
 )
 
-TRACK_COLUMNS = ("time", "lat", "lon", "half_orbit", "half_orbit_id", "segment", "kp", "quality")
 SPLITS = ("train", "test")
+SPLIT_FILES = {"train": TRAIN_WINDOWS_FILE, "test": TEST_WINDOWS_FILE}
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ def span_ok(
 ) -> np.ndarray:
     """True for windows that do not straddle a gap: span <= (T-1) cadence + tolerance."""
     span_ns = time_ns[starts + T - 1] - time_ns[starts]
-    return span_ns <= round(((T - 1) * cadence_s + gap_tolerance_s) * 1e9)
+    return span_ns <= round(((T - 1) * cadence_s + gap_tolerance_s) * NS_PER_S)
 
 
 def build_windows(
@@ -110,7 +121,7 @@ def build_windows(
     ``progress`` is passed to :func:`labels.nearest_events` (candidate pairs done per chunk).
     """
     T, features = dataset.T, list(windows.features)
-    missing = [c for c in (*TRACK_COLUMNS, *features) if c not in tracks.columns]
+    missing = [c for c in (*WINDOWING_COLUMNS, *features) if c not in tracks.columns]
     if missing:
         raise InputError("tracks", ",".join(missing), "missing column")
     # Column by column: a copy of the whole frame cost a fifth of the stage at 5 M rows.
@@ -202,63 +213,9 @@ def counts(built: BuiltWindows) -> dict[str, Any]:
     return out
 
 
-def validation_frame(built: BuiltWindows, window_s: float = 0.0) -> pd.DataFrame:
-    """One row per window with derived columns, for the ``windows`` GX suite.
-
-    Rows are ordered by start time, test before train at equal times, so the suite's
-    "split_code increasing" expectation holds exactly when every training window starts
-    before every test window. ``event_splits`` is the number of splits the window's event has
-    windows in (1 unless an event straddles the cut); ``gap_days`` is the time from the end of
-    the last training window (``t0 + window_s``) to the first test window, seen from the
-    window's side: a train row's own end to the first test start, a test row's own start after
-    the last training end (0 when the other side is empty).
-    """
-    ends = {split: getattr(built, split).t0.astype("datetime64[ns]").astype(np.int64)
-            for split in SPLITS}
-    ends["train"] = ends["train"] + int(round(window_s * 1e9))
-    sides: dict[str, set[str]] = {}
-    for split in SPLITS:
-        for event in np.unique(getattr(built, split).event_id.astype(str)):
-            sides.setdefault(event, set()).add(split)
-    sides.pop("", None)
-    day = 86_400e9
-    parts = []
-    for code, split in enumerate(SPLITS):
-        ws: WindowSet = getattr(built, split)
-        parts.append(pd.DataFrame({
-            "split_code": np.full(len(ws), code, dtype=np.int64),
-            "y": ws.y,
-            "n_steps": np.full(len(ws), ws.T, dtype=np.int64),
-            "n_features": np.full(len(ws), ws.F, dtype=np.int64),
-            "n_nan": np.isnan(ws.X).sum(axis=(1, 2)).astype(np.int64),
-            "t0": ws.t0,
-            "lat": ws.lat,
-            "lon": ws.lon,
-            "half_orbit_id": ws.half_orbit_id,
-            "has_event": (ws.event_id != "") | (ws.y == 2),
-            "event_splits": np.array([len(sides[e]) if e else 1 for e in ws.event_id.astype(str)],
-                                     dtype=np.int64),
-            "gap_days": _gap_days(ends, split, day),
-        }))
-    frame = pd.concat(parts, ignore_index=True)
-    return frame.sort_values(["t0", "split_code"], ascending=[True, False], kind="stable",
-                             ignore_index=True)
-
-
-def _gap_days(ends: dict[str, np.ndarray], split: str, day: float) -> np.ndarray:
-    train_end, test_start = ends["train"], ends["test"]
-    if not len(train_end) or not len(test_start):
-        return np.zeros(len(ends[split]))
-    if split == "train":
-        return (test_start.min() - train_end) / day
-    return (test_start - train_end.max()) / day
-
-
 # --------------------------------------------------------------------------- I/O and the stage
 def save_windows(ws: WindowSet, path: Path) -> None:
     """Write one split as npz (no pickles: strings as fixed-width unicode)."""
-    from seqnetquake.fileio import atomic_path
-
     arrays = {f.name: getattr(ws, f.name) for f in fields(WindowSet)}
     arrays["channels"] = np.asarray(ws.channels, dtype=str)
     arrays["event_id"] = np.asarray(arrays["event_id"], dtype=str)
@@ -272,40 +229,15 @@ def _md5(path: Path) -> str:
 
 
 def _read_tracks(path: Path, features: list[str], half_orbit: str) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
     try:
         names = set(pq.read_schema(path).names)
     except (OSError, ValueError) as exc:
         raise InputError(path, "file", f"not a readable parquet: {exc}") from exc
-    columns = [*TRACK_COLUMNS, *features]
+    columns = [*WINDOWING_COLUMNS, *features]
     missing = [c for c in columns if c not in names]
     if missing:
         raise InputError(path, ",".join(missing), "missing column")
     return pd.read_parquet(path, columns=columns, filters=[("half_orbit", "==", half_orbit)])
-
-
-def _expectations_dir(cfg: Config) -> Path:
-    """The suites folder: relative to the repository root, else to the current directory."""
-    from seqnetquake import tracking
-
-    under_root = tracking.repo_root() / cfg.validation.expectations_dir
-    return under_root if under_root.is_dir() else Path(cfg.validation.expectations_dir)
-
-
-def validate_windows(built: BuiltWindows, cfg: Config, dataset: str) -> None:
-    """Run the ``windows`` GX suite; raise ValidationFailed with a summary on any violation."""
-    from seqnetquake import validate
-
-    spec = validate.load_suite_json(_expectations_dir(cfg), "windows")
-    report = validate.validate_frame(
-        validation_frame(built, (cfg.datasets[dataset].T - 1) * cfg.tracks.cadence_s), spec,
-        f"windows_{dataset}",
-        parameters={"T": cfg.datasets[dataset].T, "F": len(cfg.windows.features),
-                    "gap_days": cfg.windows.split_gap_days},
-    )
-    print(report.summary())
-    validate.require([report])
 
 
 def run_stage(
@@ -316,11 +248,6 @@ def run_stage(
 
     The manifest goes first out and last in, so a set of files with a manifest is complete.
     """
-    from tqdm import tqdm
-
-    from seqnetquake import tracking
-    from seqnetquake.fileio import write_json
-
     if dataset not in cfg.datasets:
         raise ConfigError(f"params: datasets: no dataset '{dataset}' "
                           f"(have {', '.join(sorted(cfg.datasets))})")
@@ -328,8 +255,8 @@ def run_stage(
     tracks_path, catalog_path, out_dir = Path(tracks_path), Path(catalog_path), Path(out_dir)
     clock = time.perf_counter()
     features = list(cfg.windows.features)
-    tracks = _read_tracks(tracks_path, bg.track_columns(features), dcfg.half_orbit)
-    tracks = bg.add_channels(tracks, features, background, cfg.background)
+    tracks = _read_tracks(tracks_path, channels.track_columns(features), dcfg.half_orbit)
+    tracks = channels.add_channels(tracks, features, background, cfg.background)
     events = events_from_catalog(pd.read_parquet(catalog_path), dcfg.radius, str(catalog_path))
     print(f"windows {dataset}: {len(tracks)} {dcfg.half_orbit} samples, {len(events)} events "
           f"({time.perf_counter() - clock:.1f} s to read)")
@@ -349,7 +276,7 @@ def run_stage(
     print(f"windows {dataset}: cut {cut['cut']}, gap {cut['gap_days']:g} days, test share "
           f"{cut['achieved_fraction']} (target {cut['target_fraction']}); dropped in the "
           f"gap {cut['dropped_in_gap']}, straddling {cut['dropped_straddling']}")
-    validate_windows(built, cfg, dataset)
+    validate.validate_windows(built.train, built.test, cfg, dataset)
 
     manifest = {
         "dataset": dataset,
@@ -364,15 +291,15 @@ def run_stage(
                if len(getattr(built, split)) else [] for split in SPLITS},
         "inputs": {"tracks": {"path": str(tracks_path), "md5": _md5(tracks_path)},
                    **({"background": {"path": str(background), "md5": _md5(Path(background))}}
-                      if bg.needs_background(features) else {}),
+                      if needs_background(features) else {}),
                    "catalog": {"path": str(catalog_path), "md5": _md5(catalog_path)}},
     }
     params = {"dataset": dataset, "windows": cfg.windows.model_dump(), **dcfg.model_dump()}
     with tracking.stage_run(cfg, "windows", params=params, run_name=f"windows-{dataset}"):
-        manifest_path = out_dir / "manifest.json"
+        manifest_path = out_dir / MANIFEST_FILE
         manifest_path.unlink(missing_ok=True)
         for split in SPLITS:
-            save_windows(getattr(built, split), out_dir / f"{split}.npz")
+            save_windows(getattr(built, split), out_dir / SPLIT_FILES[split])
         write_json(manifest, manifest_path)
         tracking.log_counts({"windows": table, "samples": built.stats,
                              "split": {k: v for k, v in cut.items() if isinstance(v, dict)}})
@@ -387,8 +314,6 @@ def export_authors_npz(dataset_dir: Path, out_path: Path) -> dict[str, int]:
     events (sorted ids). Windows without an event (none are produced by this labelling) would
     get EQ_LABELS 0 and EQ_NUM -1.
     """
-    from seqnetquake.fileio import atomic_path
-
     train, test = load_dataset(dataset_dir)
     ids = test.event_id.astype(str)
     has_event = ids != ""
@@ -416,7 +341,7 @@ def windows_table(processed_dir: Path, datasets: dict[str, DatasetConfig]) -> st
             "| test 0 | test 1 | test 2 | total |")
     lines = [head, "|" + "---|" * 12]
     for name, d in sorted(datasets.items()):
-        path = Path(processed_dir) / name / "manifest.json"
+        path = Path(processed_dir) / name / MANIFEST_FILE
         if not path.exists():
             lines.append(f"| {name} | {d.satellite} | {d.half_orbit} | {d.T} | {d.radius} |"
                          + " - |" * 7)

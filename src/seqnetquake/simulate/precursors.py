@@ -28,26 +28,9 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake.config import PrecursorConfig
+from seqnetquake.contracts import NS_PER_DAY, TRUTH_EVENT_COLUMNS
 from seqnetquake.geo import EARTH_RADIUS_KM, dobrovolsky_radius_km, haversine_km
-from seqnetquake.simulate.orbit import NS_PER_DAY, decimal_year, dipole_pole_deg, magnetic_latitude
-
-EVENT_COLUMNS = [
-    "event_id",
-    "time",
-    "latitude",
-    "longitude",
-    "magnitude",
-    "injected",
-    "amplitude_ne_rel",
-    "amplitude_te_rel",
-    "lead_days",
-    "start",
-    "end",
-    "footprint_km",
-    "shift_deg",
-    "centre_lat",
-    "centre_lon",
-]
+from seqnetquake.simulate.orbit import decimal_year, dipole_pole_deg, magnetic_latitude
 
 
 def within_km(
@@ -149,7 +132,7 @@ def draw_events(
             "centre_lat": lat - np.sign(mlat) * shift,
             "centre_lon": lon,
         }
-    )[EVENT_COLUMNS]
+    )[list(TRUTH_EVENT_COLUMNS)]
 
 
 def _ns(col: pd.Series) -> np.ndarray:

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake.config import SATELLITES, Config
+from seqnetquake.contracts import NS_PER_DAY, NS_PER_H, NS_PER_S, TRUTH_COLUMNS
 from seqnetquake.simulate import instrument, ionosphere, orbit, precursors, storms, variability
 from seqnetquake.sources.base import HalfOrbit
+from seqnetquake.tracking import repo_root
 
-MARGIN_NS = 3600 * orbit.NS_PER_S  # > half an orbit: every half-orbit of the day is complete
-TRUTH_COLUMNS = ["time", "half_orbit_id", "event_id", "lat", "lon", "delta_ne_rel", "delta_te_rel"]
+MARGIN_NS = NS_PER_H  # > half an orbit: every half-orbit of the day is complete
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,6 @@ class DayResult:
 
 def _resolve(path: str) -> str:
     """Params paths are relative to the repository root (where DVC runs the stage)."""
-    from seqnetquake.tracking import repo_root
-
     p = Path(path)
     return str(p if p.is_absolute() or p.exists() else repo_root() / p)
 
@@ -76,7 +75,7 @@ class VirtualSatellite:
         self.f107 = ionosphere.read_f107(self.sim.ionosphere.f107_column)
         self.kp_mid_ns, self.storm_index = storms.storm_index(kp, self.sim.storm)
         start_ns = orbit.to_ns(self.period.start)
-        end_ns = orbit.to_ns(self.period.end) + orbit.NS_PER_DAY
+        end_ns = orbit.to_ns(self.period.end) + NS_PER_DAY
         self.events = precursors.draw_events(
             mainshocks, self.sim.precursor, self.sim.seed, self.sat_index, start_ns, end_ns
         )
@@ -119,7 +118,7 @@ class VirtualSatellite:
             phases = [self.orbit_for(0).first_node_ns]
         else:
             phases = [orbit.to_ns(o.demeter_launch), orbit.to_ns(o.demeter_lowered_on)]
-        one_day = np.arange(0, orbit.NS_PER_DAY, 60 * orbit.NS_PER_S)
+        one_day = np.arange(0, NS_PER_DAY, 60 * NS_PER_S)
         alt = np.concatenate(
             [orbit.propagate(self.orbit_for(t), t + one_day).alt_km for t in phases]
         )
@@ -160,9 +159,9 @@ class VirtualSatellite:
     # ------------------------------------------------------------------ one day
     def _schedule(self, orb: orbit.Orbit, day_ns: int, pole) -> tuple[orbit.Track, list[_Pass]]:
         """Survey-cadence track of the day (with margins) and the day's recorded half-orbits."""
-        cadence_ns = int(round(self.period.survey_cadence_s * orbit.NS_PER_S))
-        burst_ns = int(round(self.period.burst_cadence_s * orbit.NS_PER_S))
-        day_end_ns = day_ns + orbit.NS_PER_DAY
+        cadence_ns = int(round(self.period.survey_cadence_s * NS_PER_S))
+        burst_ns = int(round(self.period.burst_cadence_s * NS_PER_S))
+        day_end_ns = day_ns + NS_PER_DAY
         trk = orbit.propagate(
             orb, instrument.aligned_grid(day_ns - MARGIN_NS, day_end_ns + MARGIN_NS, cadence_ns)
         )
@@ -197,7 +196,7 @@ class VirtualSatellite:
         pole = self._pole(day_ns)
         survey, passes = self._schedule(orb, day_ns, pole)
         if not passes:
-            return DayResult([], pd.DataFrame(columns=TRUTH_COLUMNS), {})
+            return DayResult([], pd.DataFrame(columns=list(TRUTH_COLUMNS)), {})
         t = np.concatenate([p.time_ns for p in passes])
         if np.any(np.diff(t) <= 0):  # half-orbits are disjoint in time and in order
             raise RuntimeError("simulated sample times are not strictly increasing")

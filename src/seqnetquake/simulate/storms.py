@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake.config import StormConfig
+from seqnetquake.contracts import NS_PER_DAY, NS_PER_H
 from seqnetquake.simulate.ionosphere import smoothstep
 
-INTERVAL_NS = 3 * 3600 * 1_000_000_000
+INTERVAL_NS = 3 * NS_PER_H  # one Kp interval
 
 
 def storm_index(kp: pd.DataFrame, cfg: StormConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +38,7 @@ def storm_index(kp: pd.DataFrame, cfg: StormConfig) -> tuple[np.ndarray, np.ndar
         0.0,
         cfg.max_index,
     )
-    decay = np.exp(-np.diff(mid, prepend=mid[0] - INTERVAL_NS) / (cfg.recovery_days * 86_400e9))
+    decay = np.exp(-np.diff(mid, prepend=mid[0] - INTERVAL_NS) / (cfg.recovery_days * NS_PER_DAY))
     index = np.empty_like(drive)
     level = 0.0
     for i, (x, d) in enumerate(zip(drive, decay, strict=True)):

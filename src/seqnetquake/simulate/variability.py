@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from seqnetquake.config import VariabilityConfig
+from seqnetquake.contracts import NS_PER_DAY, NS_PER_S
 
-NS_PER_DAY = 86_400 * 1_000_000_000
 STREAM_DAY = 11  # generator streams (instrument.py uses 1 and 2)
 STREAM_PASS = 12
 SPEED_KM_S = 7.5  # orbital ground speed at 500-700 km
@@ -76,7 +76,7 @@ def pass_field(cfg: VariabilityConfig, seed: int, sat: int, stream: int, half_or
     """Along-track correlated normals of one half-orbit at its sample times."""
     rng = np.random.default_rng([seed, sat, stream, STREAM_PASS, half_orbit_id])
     step_s = cfg.along_track_km / SPEED_KM_S
-    t = (time_ns - time_ns[0]) / 1e9
+    t = (time_ns - time_ns[0]) / NS_PER_S
     knots = rng.standard_normal(int(t[-1] // step_s) + 2)
     u = t / step_s
     return np.interp(u, np.arange(len(knots)), knots) / _interp_std(u - np.floor(u))

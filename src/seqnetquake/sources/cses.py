@@ -22,6 +22,7 @@ from seqnetquake.sources import records
 from seqnetquake.sources.base import HalfOrbit
 
 SATELLITE = "cses"
+SUFFIX = ".h5"
 SURVEY_CADENCE_S = 3.0  # LAP survey, 1/3 Hz; burst is faster
 NAME_RE = re.compile(
     r"^CSES_01_LAP_(?P<probe>[12])_L02_A3_(?P<orbit>\d{5})(?P<half>[01])_"
@@ -252,26 +253,21 @@ def _ne_cm3(raw: np.ndarray, factor: float) -> np.ndarray:
     return np.where(records.fill_mask(raw, zero_is_fill=True), np.nan, raw * factor)
 
 
+def _check_load(path: Path, name: FileName | None, lines: list[str]) -> HalfOrbit:
+    """``check_file``'s reading: raw units, so that fills show as written."""
+    orbitnum, arrays, _ = _read_content(path)
+    if name is not None and orbitnum != name.orbit:
+        lines.append(str(InputError(path, "ORBITNUM",
+                                    f"{orbitnum} disagrees with the file name's {name.orbit}")))
+    return HalfOrbit(
+        satellite=SATELLITE, orbit=orbitnum, half=name.half if name else 0,
+        time=_utc(path, arrays["UTC_TIME"]), lat=arrays["GEO_LAT"], lon=arrays["GEO_LON"],
+        alt_km=arrays["ALTITUDE"], mlat=arrays["MAG_LAT"],
+        ne_cm3=arrays["A311"], te_k=arrays["A321"],  # raw units: fills show as written
+        source_path=str(path),
+    )
+
+
 def check_file(path: str | Path) -> list[str]:
     """Problems with one file, one ``PATH: FIELD: problem`` line each; [] if the file is fine."""
-    path = Path(path)
-    lines, name = records.name_problems(path, parse_name)
-    if lines and not path.exists():
-        return lines
-    try:
-        orbitnum, arrays, _ = _read_content(path)
-        if name is not None and orbitnum != name.orbit:
-            lines.append(str(InputError(path, "ORBITNUM",
-                                        f"{orbitnum} disagrees with the file name's {name.orbit}")))
-        ho = HalfOrbit(
-            satellite=SATELLITE, orbit=orbitnum, half=name.half if name else 0,
-            time=_utc(path, arrays["UTC_TIME"]), lat=arrays["GEO_LAT"], lon=arrays["GEO_LON"],
-            alt_km=arrays["ALTITUDE"], mlat=arrays["MAG_LAT"],
-            ne_cm3=arrays["A311"], te_k=arrays["A321"],  # raw units: fills show as written
-            source_path=str(path),
-        )
-    except InputError as exc:
-        return [*lines, str(exc)]
-    for field, problem, row in records.audit(ho, FIELD_NAMES):
-        lines.append(str(InputError(path, field, problem, row)))
-    return lines
+    return records.check_file(path, parse_name, _check_load, FIELD_NAMES)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from seqnetquake.contracts import NS_PER_S
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import atomic_path
 from seqnetquake.sources import records
 from seqnetquake.sources.base import HalfOrbit
 
 SATELLITE = "demeter"
+SUFFIX = ".DAT"
 SURVEY_CADENCE_S = 1.0  # ISL: Ne and Te at 1 s time resolution (Lebreton et al. 2006)
 
 # ---- documented container (pysatIncubator demeter.py) -------------------------------------
@@ -162,7 +164,7 @@ def encode_records(ho: HalfOrbit, apid: int) -> np.ndarray:
 
     isl = rec["isl"]
     isl["data_type"] = ISL_APIDS[apid]
-    step = np.diff(ho.time.astype("datetime64[ns]").view(np.int64)) / 1e9
+    step = np.diff(ho.time.astype("datetime64[ns]").view(np.int64)) / NS_PER_S
     isl["time_resolution_s"] = np.append(step, step[-1:]) if n > 1 else SURVEY_CADENCE_S
     isl["units"] = ISL_UNITS
     isl["ne_cm3"], isl["te_k"] = ho.ne_cm3, ho.te_k
@@ -188,7 +190,7 @@ def write_half_orbit(directory: str | Path, ho: HalfOrbit, apid: int | None = No
         raise ValueError(f"half must be 0 (day) or 1 (night), got {ho.half}")
     if apid is None:
         step = np.diff(ho.time.astype("datetime64[ns]").view(np.int64))
-        burst = len(step) > 0 and np.median(step) / 1e9 < BURST_MAX_STEP_S
+        burst = len(step) > 0 and np.median(step) / NS_PER_S < BURST_MAX_STEP_S
         apid = BURST_APID if burst else SURVEY_APID
     final = Path(directory) / file_name(ho, apid)
     rec = encode_records(ho, apid)
@@ -271,17 +273,10 @@ def read_half_orbit(path: str | Path) -> HalfOrbit:
     return _decode(path, _read_records(path), name)
 
 
-def check_file(path: str | Path) -> list[str]:
-    """Problems with one file, one ``PATH: FIELD: problem`` line each; [] if the file is fine."""
-    path = Path(path)
-    lines, name = records.name_problems(path, parse_name)
-    if lines and not path.exists():
-        return lines
-    try:
-        rec = _read_records(path)
-        ho = _decode(path, rec, name)
-    except InputError as exc:
-        return [*lines, str(exc)]
+def _check_load(path: Path, name: FileName | None, lines: list[str]) -> HalfOrbit:
+    """``check_file``'s reading: decode, then compare the header's day count with the UT."""
+    rec = _read_records(path)
+    ho = _decode(path, rec, name)
     h = rec["header"]
     days = (h["days_1950"].astype(np.int64) << np.array([16, 8, 0])).sum(axis=1)
     header_time = (EPOCH_1950 + days).astype("datetime64[ns]") + (
@@ -290,6 +285,9 @@ def check_file(path: str | Path) -> list[str]:
     if disagree.any():
         lines.append(str(InputError(path, "days_1950", "day count / ms of day disagree with "
                                     "the UT fields", records.first_row(disagree))))
-    for field, problem, row in records.audit(ho, FIELD_NAMES):
-        lines.append(str(InputError(path, field, problem, row)))
-    return lines
+    return ho
+
+
+def check_file(path: str | Path) -> list[str]:
+    """Problems with one file, one ``PATH: FIELD: problem`` line each; [] if the file is fine."""
+    return records.check_file(path, parse_name, _check_load, FIELD_NAMES)

