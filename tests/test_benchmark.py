@@ -14,15 +14,17 @@ import pytest
 from sklearn.metrics import matthews_corrcoef
 
 from model_fixtures import save_npz
-from seqnetquake.benchmark import TRUTH_FILE, TRUTH_FILES
+from seqnetquake.benchmark import TRUTH_FILES
 from seqnetquake.benchmark import efficiency as eff
 from seqnetquake.benchmark.truth import read_truth, window_truth
+from seqnetquake.contracts import TRUTH_FILE
 from seqnetquake.errors import InputError
-from seqnetquake.evaluate import Predictions
+from seqnetquake.predictions import Predictions
 from seqnetquake.windowset import fit_validation_split
 from tiny_windows import T, window_set
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "seqnetquake"
+TRUTH_NAMES = ("TRUTH_FILE", "TRUTH_EVENTS_FILE")  # contracts' names of the truth files
 CADENCE = 1.5
 
 
@@ -31,8 +33,10 @@ def firewall_violations(path: Path, rel: str) -> list[str]:
     """Imports of seqnetquake.benchmark and mentions of the truth file names in one module.
 
     Allowed: benchmark/ itself; simulate/, which WRITES the truth files (it may name them,
-    never import the benchmark); cli.py, the command-line dispatcher, which may import the
-    benchmark only inside its ``benchmark_*`` command functions (it trains nothing itself).
+    never import the benchmark); contracts.py, where every shared file name is written down
+    (only benchmark/ and simulate/ may take the truth's names from it); cli.py, the
+    command-line dispatcher, which may import the benchmark only inside its ``benchmark_*``
+    command functions (it trains nothing itself).
     """
     if rel.startswith("benchmark/"):
         return []
@@ -52,10 +56,14 @@ def firewall_violations(path: Path, rel: str) -> list[str]:
         if any(n == "seqnetquake.benchmark" or n.startswith("seqnetquake.benchmark.")
                for n in names) and id(node) not in allowed_import:
             found.append(f"{rel}:{node.lineno}: imports the benchmark")
+        writer = rel.startswith("simulate/")
         if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                and not rel.startswith("simulate/")
+                and not writer and rel != "contracts.py"
                 and any(name in node.value for name in TRUTH_FILES)):
             found.append(f"{rel}:{node.lineno}: names a truth file")
+        if not writer and (any(n.rpartition(".")[2] in TRUTH_NAMES for n in names)
+                           or isinstance(node, ast.Attribute) and node.attr in TRUTH_NAMES):
+            found.append(f"{rel}:{node.lineno}: takes a truth file's name")
     return found
 
 
@@ -67,19 +75,20 @@ def test_no_module_outside_benchmark_imports_it_or_opens_the_truth():
     assert TRUTH_FILES == ("truth.parquet", "truth_events.parquet")
 
 
-@pytest.mark.parametrize("source", [
-    "from seqnetquake.benchmark import efficiency\n",
-    "import seqnetquake.benchmark.truth as t\n",
-    "from seqnetquake import benchmark\n",
-    "import pandas as pd\npd.read_parquet('data/raw/cses/truth.parquet')\n",
+@pytest.mark.parametrize(("source", "simulator_may"), [
+    ("from seqnetquake.benchmark import efficiency\n", False),
+    ("import seqnetquake.benchmark.truth as t\n", False),
+    ("from seqnetquake import benchmark\n", False),
+    ("import pandas as pd\npd.read_parquet('data/raw/cses/truth.parquet')\n", True),
+    ("from seqnetquake.contracts import TRUTH_FILE\n", True),
+    ("from seqnetquake import contracts\nopen(contracts.TRUTH_EVENTS_FILE)\n", True),
 ])
-def test_firewall_catches_a_training_module_that_peeks(tmp_path, source):
+def test_firewall_catches_a_training_module_that_peeks(tmp_path, source, simulator_may):
     module = tmp_path / "train.py"
     module.write_text(source)
     assert firewall_violations(module, "train.py")
     # the simulator may name the files it writes, but may not import the benchmark either
-    assert bool(firewall_violations(module, "simulate/x.py")) == ("import" in source
-                                                                 and "pandas" not in source)
+    assert bool(firewall_violations(module, "simulate/x.py")) != simulator_may
 
 
 # --------------------------------------------------------------------------- truth join

@@ -148,9 +148,9 @@ def test_every_study_stage_lists_the_code_it_imports(name):
 def test_checker_catches_a_removed_dep():
     stages = _stages()
     train = dict(stages["train_base"])
-    assert "src/seqnetquake/evaluate.py" in transitive_files(command_roots("train"))
-    train["deps"] = [d for d in train["deps"] if d != "src/seqnetquake/evaluate.py"]
-    assert missing_deps(train) == ["src/seqnetquake/evaluate.py"]
+    assert "src/seqnetquake/metrics.py" in transitive_files(command_roots("train"))
+    train["deps"] = [d for d in train["deps"] if d != "src/seqnetquake/metrics.py"]
+    assert missing_deps(train) == ["src/seqnetquake/metrics.py"]
     # a folder dep covers every file under it; without it each file is missing
     windows = {"do": dict(stages["windows"]["do"])}
     windows["do"]["deps"] = [d for d in windows["do"]["deps"]

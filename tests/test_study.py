@@ -11,7 +11,7 @@ import pytest
 
 from model_fixtures import save_npz
 from seqnetquake import study
-from seqnetquake.evaluate import Predictions
+from seqnetquake.predictions import Predictions
 from tiny_windows import RF_HP, SEQNETQUAKE_HP, window_set, write_dataset
 
 CONTRACT = ("mcc", "mcc_ci_low", "mcc_ci_high", "f1_weighted", "f1_weighted_ci_low",

@@ -289,3 +289,24 @@ def test_search_stops_when_no_progress():
     losses = [r["loss"] for r in result.trials.results]
     assert all(losses[k] < min(losses[:k]) for k in range(1, len(losses) - 1))
     assert len(losses) == 6 or losses[-1] >= min(losses[:-1])
+
+
+def test_search_state_resumes_only_the_same_fingerprint(tmp_path):
+    """resume.json + trials.json: the same fingerprint continues the trials under the saved
+    parent run; another fingerprint (data, space or settings changed) starts afresh."""
+    from hyperopt import Trials, fmin, tpe
+
+    from seqnetquake.tuning import SearchState
+
+    trials = Trials()
+    fmin(lambda x: x**2, hp.uniform("x", -1, 1), algo=tpe.suggest, max_evals=2, trials=trials,
+         rstate=np.random.default_rng(0), show_progressbar=False)
+    state = SearchState.open(tmp_path / "s", "fp-a")
+    assert state.trials is None and state.n_done == 0 and state.parent_run_id is None
+    state.save_parent("run-1")
+    state.save_trials(trials)
+    again = SearchState.open(tmp_path / "s", "fp-a")
+    assert again.n_done == 2 and again.parent_run_id == "run-1"
+    assert again.trials.results == trials.results
+    changed = SearchState.open(tmp_path / "s", "fp-b")
+    assert changed.trials is None and changed.parent_run_id is None

@@ -1,4 +1,4 @@
-"""tuning.backend: spark (tuning_backends.py): SparkTrials on local[2] against the PostgreSQL
+"""tuning.backend: spark (tuning/backends.py): SparkTrials on local[2] against the PostgreSQL
 tracking server; nested runs logged by the workers; resume bookkeeping."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hyperopt import JOB_STATE_DONE, JOB_STATE_RUNNING
 from model_fixtures import write_dataset
 from seqnetquake.config import MlflowConfig, SparkConfig
 from seqnetquake.tuning import close_orphans, run_stage
-from seqnetquake.tuning_backends import contiguous_done
+from seqnetquake.tuning.backends import contiguous_done
 
 
 def test_contiguous_done_stops_at_the_first_unfinished_trial():

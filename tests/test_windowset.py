@@ -9,7 +9,8 @@ import pytest
 
 from model_fixtures import window_set
 from seqnetquake.config import ConfigError
-from seqnetquake.windowset import NS_PER_DAY, WindowSet, fit_validation_split, split_by_events
+from seqnetquake.contracts import NS_PER_DAY
+from seqnetquake.windowset import WindowSet, fit_validation_split, split_by_events
 
 DAY = np.timedelta64(1, "D")
 

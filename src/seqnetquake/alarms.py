@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binom, norm
 
 DAY = np.timedelta64(1, "D")
 
@@ -167,8 +168,6 @@ def random_band(n_targets: int, tau: np.ndarray, confidence: float = 0.95
 
     Hits of a random alarm covering ``tau`` are Binomial(N, tau).
     """
-    from scipy.stats import binom
-
     tau = np.asarray(tau, dtype=float)
     alpha = 1.0 - confidence
     hits_high = binom.ppf(1 - alpha / 2, n_targets, tau)
@@ -178,8 +177,6 @@ def random_band(n_targets: int, tau: np.ndarray, confidence: float = 0.95
 
 def ass_bounds(n_targets: int, confidence: float = 0.95) -> tuple[float, float]:
     """Where a random forecast's ASS lies: 0.5 +- z sqrt(1 / 12N) (Zechar & Jordan 2008)."""
-    from scipy.stats import norm
-
     half = float(norm.ppf(0.5 + confidence / 2)) * math.sqrt(1.0 / (12.0 * n_targets))
     return 0.5 - half, 0.5 + half
 
@@ -187,7 +184,7 @@ def ass_bounds(n_targets: int, confidence: float = 0.95) -> tuple[float, float]:
 def plot_molchan(curves: dict[str, Molchan], path: Path, *, confidence: float, stamp: str,
                  title: str) -> None:
     """Trajectories, the diagonal and its binomial band (for the smallest N of the curves)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy
 
     fig = Figure(figsize=(6, 5.4))
     ax = fig.add_subplot()

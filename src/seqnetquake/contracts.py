@@ -83,3 +83,13 @@ TRAIN_WINDOWS_FILE = "train.npz"
 TEST_WINDOWS_FILE = "test.npz"
 MANIFEST_FILE = "manifest.json"
 PREDICTIONS_FILE = "predictions.npz"
+
+# --- window labels ------------------------------------------------------------------------------
+# ``y`` of the windows, the class order of every probability array (PROBA_COLUMNS).
+CLASS_NAMES = ("non-seismic", "seismic", "storm")  # labels 0, 1, 2
+N_CLASSES = len(CLASS_NAMES)
+
+# --- files between the model stages ------------------------------------------------------------
+BEST_PARAMS_FILE = "best_params.json"  # models/tuning/<model>/: the tune stage -> training
+STAGE_METRICS_FILE = "metrics.json"  # models/<stage>/: a training stage's test_*/val_* metrics
+RUN_RECORD_FILE = "mlflow.json"  # models/<stage>/: its MLflow run and logged model

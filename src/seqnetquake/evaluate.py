@@ -1,7 +1,8 @@
 """Evaluation: window metrics, the authors' earthquake-level metrics, plots and the paper tables.
 
-The science is pure functions on arrays (``window_metrics``, ``confusion_tables``,
-``earthquake_metrics``); ``run_stage`` reads every training stage's ``predictions.npz`` and
+The science is pure functions on arrays in ``seqnetquake.metrics`` (``window_metrics``,
+``confusion_tables``, ``earthquake_metrics``: the same ones tuning and training compute);
+``run_stage`` reads every training stage's ``predictions.npz`` (``seqnetquake.predictions``) and
 writes ``reports/metrics.json`` (the headline, DVC metrics), ``reports/metrics_details.json``
 (everything else), ``reports/plots/`` and ``reports/tables/``.
 
@@ -15,62 +16,42 @@ Earthquake-level metrics follow the authors' ``tools/utils.py`` (PAPER_NOTES.md)
 correction: the authors chose the score threshold that maximises MCC *on the test set*; here it
 is chosen on the validation predictions and then applied, unchanged, to the test set. Their
 rule calls an event with its own true label, so its threshold search is vacuous (always 0.70,
-:class:`EventRule`); the ``eqa_*`` metrics add a label-free alarm rule (mean P(seismic) of an
-event's windows >= t), whose validation-chosen threshold is a real operating point.
+:class:`seqnetquake.metrics.EventRule`); the ``eqa_*`` metrics add a label-free alarm rule
+(mean P(seismic) of an event's windows >= t), whose validation-chosen threshold is a real
+operating point.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    auc,
-    confusion_matrix,
-    f1_score,
-    matthews_corrcoef,
-    precision_recall_curve,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import roc_curve
 
+from seqnetquake import tracking
 from seqnetquake.config import Config
+from seqnetquake.contracts import CLASS_NAMES, N_CLASSES, RUN_RECORD_FILE
 from seqnetquake.fileio import atomic_path, write_json
-from seqnetquake.metrics import HEADLINE, event_bootstrap, format_ci
-from seqnetquake.windowset import ARTIFICIAL_ID_PREFIX, CLASS_NAMES, N_CLASSES
+from seqnetquake.metrics import (
+    HEADLINE_KEYS,
+    ConfusionTables,
+    all_metrics,
+    confusion_tables,
+    format_ci,
+    headline_metrics,
+    json_safe,
+    without_nan,
+)
+from seqnetquake.paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE2_RANGE
+from seqnetquake.predictions import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
 
-# The authors' threshold grid: 0.70, 0.71, ..., 0.99 (rounded so 0.7 + k * 0.01 is exact).
-EQ_THRESHOLDS = np.round(np.arange(0.70, 1.00, 0.01), 2)
-
-# Training stages in the reports: key in metrics.json (= directory under models/) -> display name.
-STAGE_MODELS = {"base": "SeqNetQuake (IT, DEMETER)", "transfer": "SeqNetQuake-TL",
-                "direct": "SeqNetQuake (DT)"}
-BASELINE_NAMES = {"gbm": "GBM", "dnn": "DNN", "rf": "RF", "cnn": "CNN", "lstm": "LSTM",
-                  "classical": "Classical (k MAD)"}
-
-# Reference numbers from the paper's text (PAPER_NOTES.md). CNN's are derived from
-# "+64.2 % MCC and +24.5 % F1 of SeqNetQuake-TL over the second best (CNN)".
-PAPER_TABLE1 = {
-    "DT": {"paper_f1": 0.6792, "paper_mcc": 0.427},
-    "IT": {"paper_f1": 0.7002, "paper_mcc": 0.3763},
-    "TL": {"paper_f1": 0.7607, "paper_mcc": 0.5523},
-}
-PAPER_TABLE2 = {
-    "transfer": {"paper_f1": 0.7607, "paper_mcc": 0.5523, "paper_note": "reported"},
-    "cnn": {"paper_f1": round(0.7607 / 1.245, 4), "paper_mcc": round(0.5523 / 1.642, 4),
-            "paper_note": "derived from +24.5 % F1 / +64.2 % MCC of TL over CNN"},
-}
 PLOT_DIRS = ("figures", "confusion", "roc")  # under reports/plots/, one DVC output each
-PAPER_TABLE2_RANGE = "all six classifiers on TS1: F1 0.5757-0.7607, MCC 0.2365-0.552"
 TABLE_NOTE = (
     "Intervals: 95 % event bootstrap (events resampled, not windows; evaluate.bootstrap_samples). "
     "Event-weighted: each event's windows weighted 1/n. F1 is weighted F1; paper_f1 is what the "
@@ -79,195 +60,10 @@ TABLE_NOTE = (
 )
 
 
-# --------------------------------------------------------------------------- window level
-def window_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Weighted F1, multiclass MCC, accuracy and one-vs-rest ROC AUC per class.
-
-    The predicted class is the arg-max of the probabilities. AUC is NaN for a class that is
-    absent from ``y`` (one-vs-rest AUC needs both positives and negatives).
-    """
-    y = np.asarray(y, dtype=np.int64)
-    proba = np.asarray(proba, dtype=np.float64)
-    pred = proba.argmax(axis=1)
-    out = {
-        "accuracy": float(accuracy_score(y, pred)),
-        "f1_weighted": float(f1_score(y, pred, average="weighted", zero_division=0)),
-        "mcc": float(matthews_corrcoef(y, pred)),
-        "n_windows": float(len(y)),
-    }
-    for k in range(N_CLASSES):
-        positive = y == k
-        out[f"auc_class{k}"] = (
-            float(roc_auc_score(positive, proba[:, k]))
-            if 0 < positive.sum() < len(y) else math.nan
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class ConfusionTables:
-    counts: np.ndarray  # (3, 3): rows = true class, columns = predicted class
-    row_pct: np.ndarray  # share of each true class predicted as each class (recall on diag)
-    col_pct: np.ndarray  # share of each predicted class that is each true class (precision)
-
-
-def confusion_tables(y: np.ndarray, pred: np.ndarray) -> ConfusionTables:
-    """Counts with row and column percentages, as the paper's confusion figures show them."""
-    counts = confusion_matrix(y, pred, labels=list(range(N_CLASSES)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        row = 100.0 * counts / counts.sum(axis=1, keepdims=True)
-        col = 100.0 * counts / counts.sum(axis=0, keepdims=True)
-    return ConfusionTables(counts, np.nan_to_num(row), np.nan_to_num(col))
-
-
-# --------------------------------------------------------------------------- earthquake level
-def event_scores(y: np.ndarray, proba: np.ndarray, event_id: np.ndarray) -> pd.DataFrame:
-    """One row per event: label (1 real, 0 artificial), share of its windows right, mean P(seismic).
-
-    Like the authors' groupby over (EQ_LABELS, EQ_NUM), every window that an event labelled
-    counts, storm windows included (right when predicted 2). Windows with no event are left
-    out. The event's label comes from its id: artificial events are ``art-...``.
-    """
-    event_id = np.asarray(event_id).astype(str)
-    keep = event_id != ""
-    proba = np.asarray(proba, dtype=np.float64)[keep]
-    frame = pd.DataFrame({"event_id": event_id[keep],
-                          "correct": np.asarray(y)[keep] == proba.argmax(axis=1),
-                          "p_seismic": proba[:, 1] if len(proba) else np.zeros(0)})
-    grouped = frame.groupby("event_id", sort=True).agg(
-        score=("correct", "mean"), p_seismic=("p_seismic", "mean"),
-        n_windows=("correct", "size"))
-    return pd.DataFrame({
-        "event_id": grouped.index.to_numpy(),
-        "label": (~grouped.index.str.startswith(ARTIFICIAL_ID_PREFIX)).astype(np.int64),
-        "score": grouped["score"].to_numpy(dtype=np.float64),
-        "p_seismic": grouped["p_seismic"].to_numpy(dtype=np.float64),
-        "n_windows": grouped["n_windows"].to_numpy(dtype=np.int64),
-    })
-
-
-@dataclass(frozen=True)
-class EventRule:
-    """How an event is called from its score at a threshold, and on which grid t is searched.
-
-    ``authors``: the event keeps its true label if the share of its windows classified right
-    is >= t, else it flips (``tools/utils.py``). It needs the true label to make the call, and
-    raising t only turns right calls into wrong ones, so event-level MCC never increases with
-    t and the search always returns the grid's first value, 0.70 (see the tests).
-    ``alarm`` (ours): an event is called real when the mean P(seismic) of its windows is >= t;
-    label-free, so t is a real operating point and choosing it on validation matters.
-    """
-
-    prefix: str
-    column: str
-    grid: np.ndarray
-
-    def call(self, label: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
-        hit = np.asarray(score) >= threshold
-        if self.prefix == "eq":
-            label = np.asarray(label, dtype=np.int64)
-            return np.where(hit, label, 1 - label)
-        return hit.astype(np.int64)
-
-
-AUTHORS_RULE = EventRule("eq", "score", EQ_THRESHOLDS)
-ALARM_RULE = EventRule("eqa", "p_seismic", np.round(np.arange(0.05, 1.00, 0.01), 2))
-
-
-def choose_threshold(events: pd.DataFrame, rule: EventRule = AUTHORS_RULE) -> float:
-    """The grid threshold maximising event-level MCC on ``events`` (the first one on ties)."""
-    label, score = events["label"].to_numpy(), events[rule.column].to_numpy()
-    mccs = [matthews_corrcoef(label, rule.call(label, score, t)) for t in rule.grid]
-    return float(rule.grid[int(np.argmax(mccs))])
-
-
-def earthquake_metrics(
-    events: pd.DataFrame, threshold: float, rule: EventRule = AUTHORS_RULE
-) -> dict[str, float]:
-    """Event-level metrics at a threshold chosen beforehand (on validation).
-
-    The authors' EQ_MCC, EQ_F1, EQ_Accuracy, EQ_Precision, EQ_Sensitivity, EQ_PR_AUC,
-    EQ_ROC_AUC. Under the authors' rule both AUCs rank events by the share of their windows
-    classified right, as in their code: they say how much better real events are recognised
-    than artificial ones, not how well the two are told apart (the alarm rule's AUCs do that).
-    """
-    label, score = events["label"].to_numpy(), events[rule.column].to_numpy()
-    pred = rule.call(label, score, threshold)
-    if 0 < label.sum() < len(label):
-        precision, recall, _ = precision_recall_curve(label, score)
-        pr_auc, roc = float(auc(recall, precision)), float(roc_auc_score(label, score))
-    else:
-        pr_auc = roc = math.nan
-    p = rule.prefix
-    return {
-        f"{p}_threshold": float(threshold),
-        f"{p}_mcc": float(matthews_corrcoef(label, pred)),
-        f"{p}_f1": float(f1_score(label, pred, zero_division=0)),
-        f"{p}_accuracy": float(accuracy_score(label, pred)),
-        f"{p}_precision": float(precision_score(label, pred, zero_division=0)),
-        f"{p}_sensitivity": float(recall_score(label, pred, zero_division=0)),
-        f"{p}_pr_auc": pr_auc,
-        f"{p}_roc_auc": roc,
-        f"{p}_n_events": float(len(label)),
-    }
-
-
-# --------------------------------------------------------------------------- predictions
-@dataclass(frozen=True)
-class Predictions:
-    """What a training stage writes to ``predictions.npz``: test and validation scores."""
-
-    proba: np.ndarray
-    y: np.ndarray
-    event_id: np.ndarray
-    t0: np.ndarray
-    proba_val: np.ndarray
-    y_val: np.ndarray
-    event_id_val: np.ndarray
-
-    def save(self, path: str | Path) -> None:
-        np.savez_compressed(path, **{k: np.asarray(v) for k, v in self.__dict__.items()})
-
-    @classmethod
-    def load(cls, path: str | Path) -> Predictions:
-        with np.load(path, allow_pickle=False) as data:
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
-
-
-def all_metrics(pred: Predictions) -> dict[str, float]:
-    """Window metrics on test and the EQ metrics with the threshold picked on validation."""
-    metrics = window_metrics(pred.y, pred.proba)
-    val_events = event_scores(pred.y_val, pred.proba_val, pred.event_id_val)
-    test_events = event_scores(pred.y, pred.proba, pred.event_id)
-    if len(val_events) and len(test_events):
-        for rule in (AUTHORS_RULE, ALARM_RULE):
-            threshold = choose_threshold(val_events, rule)  # never on the test events
-            metrics.update(earthquake_metrics(test_events, threshold, rule))
-    return metrics
-
-
-def headline_metrics(pred: Predictions, n_samples: int = 1000,
-                     seed: int = 0) -> dict[str, float]:
-    """Test mcc, f1_weighted, accuracy with event-bootstrap ``_ci_low``/``_ci_high``, and the
-    event-weighted ``*_ew`` variants with theirs (the reports/metrics.json entry of a model)."""
-    hard = np.asarray(pred.proba).argmax(axis=1)
-    out = event_bootstrap(pred.y, hard, pred.event_id, n_samples=n_samples, seed=seed)
-    weighted = event_bootstrap(pred.y, hard, pred.event_id, n_samples=n_samples, seed=seed,
-                               event_weighted=True)
-    for key, value in weighted.items():
-        name, _, ci = key.partition("_ci_")
-        out[f"{name}_ew" + (f"_ci_{ci}" if ci else "")] = value
-    return out
-
-
-HEADLINE_KEYS = tuple(f"{name}{variant}{ci}" for variant in ("", "_ew") for name in HEADLINE
-                      for ci in ("", "_ci_low", "_ci_high"))
-
-
 # --------------------------------------------------------------------------- plots
 def plot_confusion(tables: ConfusionTables, title: str, path: Path) -> None:
     """Counts, with row % (recall) and column % (precision) in each cell."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy
 
     fig = Figure(figsize=(5.2, 4.4), layout="constrained")
     ax = fig.add_subplot()
@@ -299,7 +95,7 @@ def roc_frames(y: np.ndarray, proba: np.ndarray) -> dict[int, pd.DataFrame]:
 
 def plot_roc(frames: Mapping[int, pd.DataFrame], aucs: Mapping[int, float], title: str,
              path: Path) -> None:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy
 
     fig = Figure(figsize=(4.6, 4.4), layout="constrained")
     ax = fig.add_subplot()
@@ -315,7 +111,7 @@ def plot_roc(frames: Mapping[int, pd.DataFrame], aucs: Mapping[int, float], titl
 
 def plot_ternary(y: np.ndarray, proba: np.ndarray, title: str, path: Path) -> None:
     """Each test window as a point of the probability simplex, coloured by its true class."""
-    import mpltern  # noqa: F401  (registers the "ternary" projection)
+    import mpltern  # noqa: F401  (registers the "ternary" projection; deferred: heavy)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.4, 5.2), layout="constrained")
@@ -405,28 +201,6 @@ def write_table(frame: pd.DataFrame, title: str, header: str, note: str, stem: P
 
 
 # --------------------------------------------------------------------------- the stage
-def stage_predictions(models_dir: Path) -> dict[str, Any]:
-    """{"base": path, ..., "baselines": {"gbm": path, ...}} for every predictions.npz found."""
-    found: dict[str, Any] = {}
-    for key in STAGE_MODELS:
-        path = models_dir / key / "predictions.npz"
-        if path.exists():
-            found[key] = path
-    baselines = sorted((models_dir / "baselines").glob("*/predictions.npz"))
-    if baselines:
-        found["baselines"] = {p.parent.name: p for p in baselines}
-    return found
-
-
-def _json_safe(obj: Any) -> Any:
-    """NaN (an AUC without both classes) becomes null: DVC and JSON readers reject NaN."""
-    if isinstance(obj, Mapping):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    return obj
-
-
 def headline_only(results: Mapping[str, Any]) -> dict[str, Any]:
     """The reports/metrics.json part of the results: per model the headline keys only."""
     return {key: headline_only(value) if key == "baselines" else
@@ -460,8 +234,6 @@ def evaluate_model(pred: Predictions, slug: str, title: str,
 def run_stage(cfg: Config, models_dir: str | Path = "models",
               reports_dir: str | Path = "reports") -> dict[str, Any]:
     """Evaluate every trained model; write metrics.json, plots and tables; log one MLflow run."""
-    from seqnetquake import tracking
-
     models_dir, reports_dir = Path(models_dir), Path(reports_dir)
     found = stage_predictions(models_dir)
     if not found:
@@ -493,17 +265,16 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
         write_table(table2(results), "Table 2: all classifiers on TS1", header,
                     f"Paper: {PAPER_TABLE2_RANGE}; other rows not published per model. "
                     f"{TABLE_NOTE}", tmp / "table2")
-    payload = {"data_kind": cfg.data_kind, **_json_safe(results)}
-    headline = {"data_kind": cfg.data_kind, **_json_safe(headline_only(results))}
+    payload = {"data_kind": cfg.data_kind, **json_safe(results)}
+    headline = {"data_kind": cfg.data_kind, **json_safe(headline_only(results))}
     write_json(payload, reports_dir / "metrics_details.json")
     write_json(headline, reports_dir / "metrics.json")
 
     with tracking.stage_run(cfg, "evaluate", params={"models": sorted(
             [k for k in found if k != "baselines"] + list(found.get("baselines", {})))}):
-        import mlflow
+        import mlflow  # deferred: heavy
 
-        flat = tracking.flatten(results)
-        mlflow.log_metrics({k: v for k, v in flat.items() if not math.isnan(v)})
+        mlflow.log_metrics(without_nan(tracking.flatten(results)))
         mlflow.log_artifact(str(reports_dir / "metrics.json"))
         mlflow.log_artifact(str(reports_dir / "metrics_details.json"))
         for sub in PLOT_DIRS:
@@ -517,16 +288,14 @@ def log_plots_to_training_runs(found: Mapping[str, Any], figures: Path) -> int:
     """Each model's figures also on its own training run (models/<stage>/mlflow.json), where
     its registered version points; returns how many were logged. Runs of another tracking
     store are skipped."""
-    import json
-
-    from mlflow import MlflowClient
+    from mlflow import MlflowClient  # deferred: heavy
     from mlflow.exceptions import MlflowException
 
     client, logged = MlflowClient(), 0
     models = [(k, p) for k, p in found.items() if k != "baselines"]
     models += list(found.get("baselines", {}).items())
     for slug, predictions in models:
-        record = Path(predictions).parent / "mlflow.json"
+        record = Path(predictions).parent / RUN_RECORD_FILE
         if not record.is_file():
             continue
         run_id = json.loads(record.read_text())["run_id"]

@@ -26,12 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from seqnetquake import alarms as al
+from seqnetquake import tracking
 from seqnetquake.config import Config
+from seqnetquake.contracts import PREDICTIONS_FILE, STAGE_METRICS_FILE, TEST_WINDOWS_FILE
 from seqnetquake.errors import InputError
-from seqnetquake.evaluate import BASELINE_NAMES, PAPER_TABLE2, Predictions
 from seqnetquake.fileio import atomic_path, write_json
-from seqnetquake.metrics import event_bootstrap, format_ci
+from seqnetquake.metrics import event_bootstrap, format_ci, json_safe, without_nan
+from seqnetquake.paper import PAPER_TABLE2
+from seqnetquake.predictions import BASELINE_NAMES, Predictions
+from seqnetquake.windowset import load_windows
 
 SEQNETQUAKE = "seqnetquake"
 T_SWEEP = ("01", "03", "04", "05", "06")
@@ -66,13 +72,13 @@ def prediction_paths(cfg: Config, models_dir: Path) -> dict[str, dict[str, Path]
     """{dataset: {model: predictions.npz}} of every dataset the study covers."""
     paths: dict[str, dict[str, Path]] = {}
     for ds in cfg.study.datasets:
-        paths[ds] = {m: models_dir / "study" / ds / m / "predictions.npz"
+        paths[ds] = {m: models_dir / "study" / ds / m / PREDICTIONS_FILE
                      for m in cfg.study.models()}
     target, base = cfg.train.target_dataset, cfg.train.base_dataset
-    paths.setdefault(target, {})[SEQNETQUAKE] = models_dir / "direct" / "predictions.npz"
+    paths.setdefault(target, {})[SEQNETQUAKE] = models_dir / "direct" / PREDICTIONS_FILE
     for m in cfg.train.baselines:
-        paths[target][m] = models_dir / "baselines" / m / "predictions.npz"
-    paths.setdefault(base, {})[SEQNETQUAKE] = models_dir / "base" / "predictions.npz"
+        paths[target][m] = models_dir / "baselines" / m / PREDICTIONS_FILE
+    paths.setdefault(base, {})[SEQNETQUAKE] = models_dir / "base" / PREDICTIONS_FILE
     return paths
 
 
@@ -100,16 +106,6 @@ def read_ceilings(path: Path | None) -> dict[str, Any]:
         raise InputError(path, "file", f"not JSON: {exc}") from exc
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return None if not math.isfinite(float(obj)) else round(float(obj), 6)
-    return obj
-
-
 def build_study(cfg: Config, figures: dict[str, dict[str, dict[str, float]]],
                 ceilings: dict[str, Any], transfer: dict[str, float] | None) -> dict[str, Any]:
     """The study.json body: per dataset SeqNetQuake's figures, paper's figure and ceiling.
@@ -135,7 +131,7 @@ def build_study(cfg: Config, figures: dict[str, dict[str, dict[str, float]]],
                            "baselines": {ds: b for ds, b in sorted(baselines.items()) if b}}
     if transfer is not None:
         out["transfer"] = {**{k: transfer.get(k) for k in keys}, **PAPER_TL}
-    return _clean(out)
+    return json_safe(out, digits=6)
 
 
 # --------------------------------------------------------------------------- tables
@@ -284,7 +280,7 @@ def alarm_markdown(cfg: Config, alarms: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- plots
 def plot_sweeps(cfg: Config, study: dict[str, Any], plots_dir: Path) -> list[Path]:
     """study_T.png and study_radius.png: F1 and MCC with intervals, paper's points, ceiling."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy
 
     ds = study["datasets"]
     out = []
@@ -341,7 +337,7 @@ def best_baseline(cfg: Config, models_dir: Path) -> str | None:
     """The baseline with the highest validation MCC (never chosen on the test set)."""
     best, best_mcc = None, -math.inf
     for m in cfg.train.baselines:
-        path = models_dir / "baselines" / m / "metrics.json"
+        path = models_dir / "baselines" / m / STAGE_METRICS_FILE
         if not path.exists():
             continue
         v = json.loads(path.read_text()).get("val_mcc")
@@ -357,8 +353,6 @@ def evaluate_alarms(cfg: Config, forecasts: dict[str, tuple[str, Predictions]],
     ``test``: the WindowSet the predictions are of (lat, lon, t0); ``catalog``: the
     satellite's catalogue (kind, time, latitude, longitude, magnitude).
     """
-    from seqnetquake import alarms as al
-
     a = cfg.study.alarms
     satellite = cfg.datasets[cfg.train.target_dataset].satellite
     lat_max = cfg.missions[satellite].lat_coverage_deg
@@ -414,19 +408,14 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
                ceilings: str | Path | None = "reports/study_ceilings.json",
                catalog: str | Path | None = None) -> dict[str, Any]:
     """The ``study`` stage: study.json, study.md, the sweep and Molchan figures, one run."""
-    import mlflow
-    import pandas as pd
-
-    from seqnetquake import alarms as al
-    from seqnetquake import tracking
-    from seqnetquake.windowset import load_windows
+    import mlflow  # deferred: heavy
 
     models_dir, data_dir, reports_dir = Path(models_dir), Path(data_dir), Path(reports_dir)
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for ds, by_model in prediction_paths(cfg, models_dir).items():
         for m, path in by_model.items():
             figures.setdefault(ds, {})[m] = model_figures(_read_predictions(path), cfg)
-    transfer_path = models_dir / "transfer" / "predictions.npz"
+    transfer_path = models_dir / "transfer" / PREDICTIONS_FILE
     transfer = _read_predictions(transfer_path) if transfer_path.exists() else None
     study = build_study(cfg, figures, read_ceilings(Path(ceilings) if ceilings else None),
                         model_figures(transfer, cfg) if transfer is not None else None)
@@ -437,7 +426,7 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
     catalog_path = (Path(catalog) if catalog
                     else Path("data/interim") / f"catalog_{satellite}.parquet")
     if transfer is not None:
-        test = load_windows(data_dir / target / "test.npz", channels=cfg.windows.features)
+        test = load_windows(data_dir / target / TEST_WINDOWS_FILE, channels=cfg.windows.features)
         if len(transfer.y) != len(test) or not np.array_equal(
                 np.asarray(transfer.t0, dtype="datetime64[ns]"), test.t0):
             raise InputError(transfer_path, "t0", f"not the test windows of dataset {target}")
@@ -446,15 +435,15 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
         if best is not None:
             # one key whichever baseline it is: DVC metrics compare across runs by key
             name = f"{BASELINE_NAMES.get(best, best)} (best baseline by val MCC)"
-            path = models_dir / "baselines" / best / "predictions.npz"
+            path = models_dir / "baselines" / best / PREDICTIONS_FILE
             forecasts["best_baseline"] = (name, _read_predictions(path))
         try:
             cat = pd.read_parquet(catalog_path)
         except (OSError, ValueError) as exc:
             raise InputError(catalog_path, "file", f"no readable catalogue: {exc}") from exc
         alarms_summary, curves = evaluate_alarms(cfg, forecasts, test, cat)
-        study["alarms"] = _clean({k: {kk: vv for kk, vv in v.items() if kk != "name"}
-                                  for k, v in alarms_summary["forecasts"].items()})
+        study["alarms"] = json_safe({k: {kk: vv for kk, vv in v.items() if kk != "name"}
+                                     for k, v in alarms_summary["forecasts"].items()}, digits=6)
         if best is not None:
             study["alarms"]["best_baseline"]["model"] = best
 
@@ -471,9 +460,9 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
         plots.append(plots_dir / "study_molchan.png")
     write_markdown(cfg, study, alarms_summary, timing, reports_dir / "study.md")
     write_json(study, reports_dir / "study.json")
-    write_json(_clean({"alarms": alarms_summary, "curves": {k: c.to_dict()
-                                                            for k, c in curves.items()}}),
-               reports_dir / "study_details.json")
+    write_json(json_safe({"alarms": alarms_summary, "curves": {k: c.to_dict()
+                                                               for k, c in curves.items()}},
+                         digits=6), reports_dir / "study_details.json")
     with atomic_path(reports_dir / "study_timing.md") as tmp:
         tmp.write_text(timing_markdown(timing))
 
@@ -493,7 +482,7 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
                     flat[f"alarms.{key}.{k}"] = m[k]
         for ds, per_model in timing.items():
             for m, secs in per_model.items():
-                flat |= {f"timing.{ds}.{m}.{k}": v for k, v in secs.items() if v == v}
+                flat |= without_nan({f"timing.{ds}.{m}.{k}": v for k, v in secs.items()})
         mlflow.log_metrics(flat)
         for path in [reports_dir / "study.md", reports_dir / "study.json",
                      reports_dir / "study_details.json", reports_dir / "study_timing.md",

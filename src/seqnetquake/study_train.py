@@ -1,11 +1,14 @@
 """The study's per-dataset training (stage ``study_train@<ds>`` of study/dvc.yaml).
 
-SeqNetQuake, and ``study.baselines``, trained directly on one dataset with train.py's direct
-training, into ``models/study/<ds>/<model>/``: with 07's tuned hyper-parameters
+SeqNetQuake, and ``study.baselines``, trained directly on one dataset with the train package's
+direct training, into ``models/study/<ds>/<model>/``: with 07's tuned hyper-parameters
 (``study.hyperparameters: tuned_07``, models/tuning) or a Hyperopt search of their own on the
 dataset's training split (``tune_each``, the tuning section's protocol, into
 ``models/study/<ds>/tuning/``). Prints and writes (``timing.json``) where the time goes. Kept
 apart from the report (study.py) so that a change to the report never retrains a dataset.
+
+It runs two stages (tune, train) per dataset, as the command line does: a composition above
+them, not their sibling.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import math
 import time
 from pathlib import Path
 
+from seqnetquake import train, tuning
 from seqnetquake.config import Config
 from seqnetquake.fileio import write_json
-
-SEQNETQUAKE = "seqnetquake"
+from seqnetquake.train import SEQNETQUAKE
 
 
 def train_dataset(cfg: Config, dataset: str, *, data_dir: str | Path = "data/processed",
@@ -26,8 +29,6 @@ def train_dataset(cfg: Config, dataset: str, *, data_dir: str | Path = "data/pro
 
     Returns (and writes to ``timing.json``) the seconds each model spent tuning and training.
     """
-    from seqnetquake import train, tuning
-
     if dataset not in cfg.datasets:
         raise ValueError(f"unknown dataset {dataset!r}; params.yaml datasets has "
                          f"{', '.join(cfg.datasets)}")

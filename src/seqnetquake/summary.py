@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from seqnetquake.config import Config
+from seqnetquake.windows import windows_table
 
 # Xiong et al. 2021 (PAPER_NOTES): mainshocks after declustering, M >= 4.8.
 PAPER_MAINSHOCKS = {"cses": 2991, "demeter": 8912}
@@ -53,14 +54,12 @@ def render(cfg: Config, root: Path) -> str:
         catalog_table(cfg, reports),
     ]
     try:
-        from seqnetquake.windows import windows_table
-
         parts += [
             "",
             "## Windows per class and split",
             windows_table(root / "data/processed", cfg.datasets),
         ]
-    except (ImportError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         parts += ["", f"(windows table unavailable: {exc})"]
     for name, title in (
         ("table1.md", "Table 1: initial training, direct training, transfer learning"),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from seqnetquake.config import WINDOW_CHANNELS
+from seqnetquake.contracts import N_CLASSES
 from seqnetquake.errors import InputError
 
 # Window channels (windows.features): the raw measurements, and residuals against the causal
@@ -26,7 +27,7 @@ INSTRUMENT_RANGES: dict[str, tuple[float, float]] = {
     "ne_cm3": (500.0, 1e7),
     "te_k": (500.0, 10000.0),
 }
-LABELS = (0, 1, 2)
+LABELS = tuple(range(N_CLASSES))  # 0, 1, 2
 
 
 def needs_background(features: list[str] | tuple[str, ...]) -> bool:
@@ -41,8 +42,12 @@ def check_windows(
     T: int | None = None,
     channels: Sequence[str] | None = None,
     source: str = "windows",
+    ranges: bool = True,
 ) -> None:
-    """Raise :class:`InputError` on the first problem; return None when the windows are usable."""
+    """Raise :class:`InputError` on the first problem; return None when the windows are usable.
+
+    ``ranges=False`` leaves out the instrument ranges (a model checks shape and finiteness; the
+    npz readers and serving check the ranges)."""
     X = np.asarray(X)
     if X.ndim != 3:
         raise InputError(source, "X", f"expected 3 dimensions (windows, T, channels), got shape "
@@ -62,7 +67,7 @@ def check_windows(
         i, t, k = np.argwhere(bad)[0]
         raise InputError(source, f"X[{names[k]}]", f"non-finite value {X[i, t, k]} at window "
                          f"{i}, sample {t}")
-    for k, name in enumerate(names):
+    for k, name in enumerate(names if ranges else ()):
         if name not in INSTRUMENT_RANGES:
             continue
         low, high = INSTRUMENT_RANGES[name]

@@ -16,14 +16,18 @@ from typing import Any
 import numpy as np
 
 from seqnetquake.config import Config, ConfigError
+from seqnetquake.contracts import (  # noqa: F401  (ARTIFICIAL_ID_PREFIX, CLASS_NAMES re-exported)
+    ARTIFICIAL_ID_PREFIX,
+    CLASS_NAMES,
+    N_CLASSES,
+    NS_PER_DAY,
+    TEST_WINDOWS_FILE,
+    TRAIN_WINDOWS_FILE,
+)
 from seqnetquake.errors import InputError
 from seqnetquake.windowcheck import check_windows
 
-N_CLASSES = 3
-CLASS_NAMES = ("non-seismic", "seismic", "storm")  # labels 0, 1, 2
-ARTIFICIAL_ID_PREFIX = "art-"  # docs/architecture.md: artificial events are art-<satellite>-NNNNN
 DEFAULT_GAP_DAYS = 15.0  # windows.split_gap_days
-NS_PER_DAY = 86_400 * 10**9
 # Among cuts whose later share is within this of the closest achievable share, the one that
 # keeps most windows wins (the gap and the straddling events cost windows).
 FRACTION_SLACK = 0.01
@@ -225,8 +229,8 @@ def load_dataset(
 ) -> tuple[WindowSet, WindowSet]:
     """(train, test) of one dataset directory, both checked as :func:`load_windows` does."""
     dataset_dir = Path(dataset_dir)
-    return (load_windows(dataset_dir / "train.npz", T=T, channels=channels),
-            load_windows(dataset_dir / "test.npz", T=T, channels=channels))
+    return (load_windows(dataset_dir / TRAIN_WINDOWS_FILE, T=T, channels=channels),
+            load_windows(dataset_dir / TEST_WINDOWS_FILE, T=T, channels=channels))
 
 
 def validation_gap_days(cfg: Config) -> float:

@@ -11,8 +11,8 @@ can never leak into a model. Modules: ``truth`` (read the truth, join it to wind
 
 from __future__ import annotations
 
-TRUTH_FILE = "truth.parquet"
-TRUTH_EVENTS_FILE = "truth_events.parquet"
-TRUTH_FILES = (TRUTH_FILE, TRUTH_EVENTS_FILE)
+from seqnetquake.contracts import TRUTH_EVENTS_FILE, TRUTH_FILE
 
-__all__ = ["TRUTH_FILE", "TRUTH_EVENTS_FILE", "TRUTH_FILES"]
+TRUTH_FILES = (TRUTH_FILE, TRUTH_EVENTS_FILE)  # the files the firewall keeps out of the stages
+
+__all__ = ["TRUTH_FILES"]

@@ -30,13 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqnetquake import tracking
 from seqnetquake.benchmark import efficiency as eff
 from seqnetquake.benchmark.truth import read_truth, window_truth
 from seqnetquake.config import Config
+from seqnetquake.contracts import STAGE_METRICS_FILE
 from seqnetquake.errors import InputError
-from seqnetquake.evaluate import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
 from seqnetquake.fileio import atomic_path, write_json
-from seqnetquake.metrics import event_bootstrap, format_ci
+from seqnetquake.metrics import event_bootstrap, format_ci, json_safe, without_nan
+from seqnetquake.predictions import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
 from seqnetquake.windowset import WindowSet, fit_validation_split, load_dataset
 
 TWINS = ("zero_amplitude", "location_matched", "time_shuffled")
@@ -144,7 +146,7 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
             wt["test"].truth_event, bcfg.far, n_samples=bcfg.bootstrap_samples, seed=bcfg.seed)
         models[key] = {"dataset": ds, "name": display_name(key),
                        **{k: boot[k] for k in ("mcc", "mcc_ci_low", "mcc_ci_high")},
-                       **det, "event_level": event_level(path.parent / "metrics.json")}
+                       **det, "event_level": event_level(path.parent / STAGE_METRICS_FILE)}
         windows[ds][f"p_seismic_{key}"] = pred.proba[:, 1]
         windows[ds][f"pred_{key}"] = hard
     return {"amplitude_scale": cfg.simulate.precursor.amplitude_scale,
@@ -317,7 +319,7 @@ def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: lis
 
 
 def plot_efficiency(run: dict[str, Any], path: Path) -> None:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy
 
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.add_subplot()
@@ -343,7 +345,7 @@ def plot_efficiency(run: dict[str, Any], path: Path) -> None:
 
 
 def plot_mcc_vs_scale(summary: dict[str, Any], path: Path) -> None:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy
 
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.add_subplot()
@@ -369,20 +371,6 @@ def plot_mcc_vs_scale(summary: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items() if not str(k).startswith("_")}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return None if math.isnan(obj) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 def run_stage(cfg: Config, models_dir: str | Path = "models",
               data_dir: str | Path = "data/processed", reports_dir: str | Path = "reports",
               sweep_path: str | Path | None = "reports/benchmark_sweep.json",
@@ -403,8 +391,9 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
     sweep = read_sweep(Path(sweep_path) if sweep_path else None)
     summary = summarise(run, sweep)
     flag_lines = flags(summary, run, sweep)
-    payload = _json_safe({"data_kind": cfg.data_kind, **summary})
-    details = _json_safe({"data_kind": cfg.data_kind, "run": run, "flags": flag_lines})
+    payload = json_safe({"data_kind": cfg.data_kind, **summary}, skip_private=True)
+    details = json_safe({"data_kind": cfg.data_kind, "run": run, "flags": flag_lines},
+                        skip_private=True)
     with contextlib.ExitStack() as stack:
         plots = stack.enter_context(atomic_path(reports_dir / "plots" / "benchmark"))
         tables = stack.enter_context(atomic_path(reports_dir / "benchmark"))
@@ -427,9 +416,7 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
 
 
 def log_run(cfg: Config, run: dict[str, Any], reports_dir: Path) -> None:
-    import mlflow
-
-    from seqnetquake import tracking
+    import mlflow  # deferred: heavy
 
     tags = {"amplitude_scale": scale_key(run["amplitude_scale"]), "controls": run["controls"]}
     with tracking.stage_run(cfg, "benchmark", params={"far": run["far"],
@@ -452,8 +439,7 @@ def run_metrics(run: dict[str, Any]) -> dict[str, float]:
     for key, m in run["models"].items():
         for k in ("mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far", "far_test", "a50"):
             flat[f"{key}.{k}"] = m.get(k)
-    return {k: float(v) for k, v in flat.items()
-            if v is not None and not (isinstance(v, float) and math.isnan(v))}
+    return {k: float(v) for k, v in without_nan(flat).items()}
 
 
 README_START = "<!-- benchmark-table:start -->"

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from seqnetquake import tracking
 from seqnetquake.benchmark.stage import run_metrics, scale_key
 from seqnetquake.config import Config
 from seqnetquake.fileio import write_json
@@ -104,9 +105,7 @@ def read_at(ref: str, path: str) -> str | None:
 
 def stage_seconds(cfg: Config, exp_name: str) -> dict[str, float]:
     """Seconds per stage of one experiment, from the MLflow runs its stages logged."""
-    import mlflow
-
-    from seqnetquake import tracking
+    import mlflow  # deferred: heavy
 
     tracking.configure(cfg)
     runs = mlflow.search_runs(filter_string=f"tags.dvc_exp_name = '{exp_name}'",
@@ -156,9 +155,7 @@ def print_timings(sweep: dict[str, Any]) -> None:
 
 def log_sweep(cfg: Config, sweep: dict[str, Any]) -> None:
     """One parent run, a nested run per variant (tags data_kind, amplitude_scale, controls)."""
-    import mlflow
-
-    from seqnetquake import tracking
+    import mlflow  # deferred: heavy
 
     tracking.configure(cfg)
     with mlflow.start_run(run_name="benchmark-sweep"):

@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqnetquake.benchmark import TRUTH_EVENTS_FILE, TRUTH_FILE
+from seqnetquake.contracts import TRUTH_EVENTS_FILE, TRUTH_FILE
 from seqnetquake.errors import InputError
 from seqnetquake.geo import to_ns
 
-TRUTH_COLUMNS = ("time", "half_orbit_id", "event_id", "delta_ne_rel")
+# The columns of each table the benchmark reads (contracts.TRUTH_COLUMNS, TRUTH_EVENT_COLUMNS).
+JOIN_COLUMNS = ("time", "half_orbit_id", "event_id", "delta_ne_rel")
+EVENT_COLUMNS = ("event_id", "injected", "amplitude_ne_rel")
 
 
 def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -36,7 +38,7 @@ def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
 def read_truth(raw_dir: str | Path) -> pd.DataFrame:
     """``truth.parquet`` of one raw folder, sorted by time; an InputError names a bad field."""
     path = Path(raw_dir) / TRUTH_FILE
-    truth = _read_table(path, TRUTH_COLUMNS)
+    truth = _read_table(path, JOIN_COLUMNS)
     bad = np.flatnonzero(~np.isfinite(truth["delta_ne_rel"].to_numpy(dtype=float)))
     if len(bad):
         raise InputError(path, "delta_ne_rel", "not finite", int(bad[0]))
@@ -45,8 +47,7 @@ def read_truth(raw_dir: str | Path) -> pd.DataFrame:
 
 def read_truth_events(raw_dir: str | Path) -> pd.DataFrame:
     """``truth_events.parquet``: one row per shock that could reach the simulated period."""
-    return _read_table(Path(raw_dir) / TRUTH_EVENTS_FILE,
-                       ("event_id", "injected", "amplitude_ne_rel"))
+    return _read_table(Path(raw_dir) / TRUTH_EVENTS_FILE, EVENT_COLUMNS)
 
 
 @dataclass(frozen=True)

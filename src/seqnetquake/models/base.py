@@ -1,5 +1,6 @@
 """The model API every stage codes against: a :class:`Classifier` and one :class:`ModelSpec` per
-model (builder + Hyperopt search space) in the single table ``seqnetquake.models.MODELS``.
+model (builder + Hyperopt search space) in the single table ``seqnetquake.models.MODELS``
+(models/table.py, which also loads a saved classifier).
 
 A classifier takes raw windows exactly as stored in the npz files (float32 ``(N, T, F)``,
 unscaled Ne cm^-3 and Te K) and returns probabilities of the three classes; its scaling is
@@ -103,23 +104,3 @@ class ModelSpec:
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-
-
-def load_classifier(directory: Path) -> Classifier:
-    """Load a classifier saved by :meth:`Classifier.save`.
-
-    ``classifier.json`` names the model; the table rebuilds its (unfitted) classifier and the
-    saved artefact replaces the fresh weights, so a loaded Keras model can be fine-tuned.
-    """
-    from seqnetquake.models import get_model
-
-    directory = Path(directory)
-    meta = json.loads((directory / META_FILE).read_text())
-    if meta.get("format_version") != META_VERSION:
-        raise ValueError(f"{directory / META_FILE}: unsupported format_version")
-    spec = get_model(meta["name"])
-    clf = spec.build(meta["hyperparams"], int(meta["T"]), int(meta["F"]))
-    if "channels" in meta:  # older saves: the default raw channels
-        clf.channels = tuple(meta["channels"])
-    clf._restore(directory)
-    return clf

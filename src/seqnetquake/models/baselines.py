@@ -36,6 +36,7 @@ from seqnetquake.models.seqnetquake import (
     UNITS,
     conv_stack,
     head,
+    lstm_head_space,
     lstm_stack,
 )
 
@@ -104,15 +105,7 @@ def lstm_body(x: Any, hyperparams: dict[str, Any]) -> Any:
     return head(lstm_stack(x, hyperparams, bidirectional=False), hyperparams)
 
 
-LSTM_SPACE: dict[str, Any] = {
-    "lstm_layers": hp.choice("lstm_layers", [1, 2, 3]),
-    "lstm_units": hp.choice("lstm_units", UNITS),
-    "fc_layers": hp.choice("fc_layers", [2, 3, 4]),
-    "fc_units": hp.choice("fc_units", UNITS),
-    "fc_activation": hp.choice("fc_activation", ACTIVATIONS),
-    "dropout": hp.choice("dropout", DROPOUTS),
-    "batch_size": hp.choice("batch_size", BATCHES),
-}
+LSTM_SPACE: dict[str, Any] = lstm_head_space()
 LSTM_AUTHORS_SPACE = _authors(
     LSTM_SPACE, {"lstm_layers": [1, 2, 3, 4, 5, 6], "fc_layers": [2, 3, 4, 5, 6]}
 )

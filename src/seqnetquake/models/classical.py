@@ -32,9 +32,10 @@ import numpy as np
 from hyperopt import hp
 from hyperopt.pyll import scope
 
+from seqnetquake.contracts import N_CLASSES
 from seqnetquake.models.base import META_FILE, Classifier, FitResult, ModelSpec, write_meta
 from seqnetquake.windowcheck import check_windows
-from seqnetquake.windowset import DEFAULT_CHANNELS, N_CLASSES, WindowSet
+from seqnetquake.windowset import DEFAULT_CHANNELS, WindowSet
 
 MAD_TO_SIGMA = 1.4826
 RAW = ("ne_cm3", "te_k")

@@ -9,21 +9,27 @@ and a scikit-learn model is an *estimator factory* plugged into one :class:`Skle
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+import skops.io
 import tensorflow as tf
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from seqnetquake import windowcheck
+from seqnetquake.contracts import N_CLASSES
 from seqnetquake.models.base import Classifier, FitResult, write_meta
 from seqnetquake.models.scaling import FlattenWindows, LogNe, LogNeTransformer, ne_index
-from seqnetquake.windowset import DEFAULT_CHANNELS, N_CLASSES, WindowSet
+from seqnetquake.windowset import DEFAULT_CHANNELS, WindowSet
 
 Body = Callable[[Any, dict[str, Any]], Any]  # (scaled input tensor, hyperparams) -> features
 EstimatorFactory = Callable[[dict[str, Any]], Any]
@@ -47,12 +53,11 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def check_windows(X: np.ndarray, T: int, F: int) -> np.ndarray:
-    """Windows as float32 after ``windowcheck.check_windows`` (shape T x F, finite values):
-    no model fits on or scores a NaN. Raises InputError (a ValueError), one line."""
-    from seqnetquake import windowcheck
-
-    windowcheck.check_windows(X, T=T, channels=[f"channel {k}" for k in range(F)])
+def check_windows(X: np.ndarray, T: int, channels: Sequence[str]) -> np.ndarray:
+    """Windows as float32 after ``windowcheck.check_windows`` (shape T x channels, finite
+    values): no model fits on or scores a NaN. The instrument ranges are the npz readers' and
+    serving's check, not the model's. Raises InputError (a ValueError), one line."""
+    windowcheck.check_windows(X, T=T, channels=channels, ranges=False)
     return np.asarray(X, dtype=np.float32)
 
 
@@ -138,12 +143,14 @@ class KerasClassifier(Classifier):
 
     def _train(
         self,
+        X: np.ndarray,
         train: WindowSet,
         val: WindowSet,
         optimizer: Any,
         max_epochs: int,
         patience: int,
     ) -> FitResult:
+        """Fit on ``X``, the windows of ``train`` as :func:`check_windows` returned them."""
         fixed = self.hyperparams.get("nb_epochs")
         self.model.compile(
             optimizer=optimizer, loss="sparse_categorical_crossentropy", jit_compile=False
@@ -155,7 +162,7 @@ class KerasClassifier(Classifier):
         if fixed is None:
             # The whole validation set as one batch: one traced eval step, one call per epoch.
             kwargs["validation_data"] = (
-                check_windows(val.X, self.T, self.F), np.asarray(val.y, dtype=np.int64)
+                check_windows(val.X, self.T, self.channels), np.asarray(val.y, dtype=np.int64)
             )
             kwargs["validation_batch_size"] = max(len(val), 1)
             kwargs["callbacks"] = [
@@ -167,7 +174,7 @@ class KerasClassifier(Classifier):
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), timer]
         start = time.perf_counter()
         history = self.model.fit(
-            check_windows(train.X, self.T, self.F),
+            X,
             np.asarray(train.y, dtype=np.int64),
             batch_size=int(self.hyperparams.get("batch_size", 64)),
             epochs=int(fixed if fixed is not None else max_epochs),
@@ -186,8 +193,9 @@ class KerasClassifier(Classifier):
         seed_everything(seed)
         self.channels = tuple(train.channels)
         self._model = self._build()  # fresh weights drawn under this seed
-        self._adapt(check_windows(train.X, self.T, self.F))
-        return self._train(train, val, make_optimizer(self.hyperparams), max_epochs, patience)
+        X = check_windows(train.X, self.T, self.channels)
+        self._adapt(X)
+        return self._train(X, train, val, make_optimizer(self.hyperparams), max_epochs, patience)
 
     def fine_tune(
         self,
@@ -206,16 +214,17 @@ class KerasClassifier(Classifier):
                              f"{list(train.channels)}, the model was trained on "
                              f"{list(self.channels)}")
         seed_everything(seed)
+        X = check_windows(train.X, self.T, self.channels)
         if readapt_scaling:
-            self._adapt(check_windows(train.X, self.T, self.F))
+            self._adapt(X)
         self.model.trainable = True
         for layer in self.model.layers:
             layer.trainable = True
         optimizer = make_optimizer(self.hyperparams, learning_rate=learning_rate)
-        return self._train(train, val, optimizer, max_epochs, patience)
+        return self._train(X, train, val, optimizer, max_epochs, patience)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        X = check_windows(X, self.T, self.F)
+        X = check_windows(X, self.T, self.channels)
         # Eager calls: no per-call tracing, and always the current scaling statistics.
         parts = [
             np.asarray(self.model(X[i : i + PREDICT_CHUNK], training=False))
@@ -272,10 +281,6 @@ def deterministic_zip(path: Path) -> None:
     hash): fixed timestamps (Keras' ``date_saved`` too) and object ids renumbered by first
     appearance in the JSON members; members sorted by name, references kept.
     """
-    import json
-    import os
-    import zipfile
-
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.zip.tmp")
     try:
@@ -341,14 +346,14 @@ class SklearnClassifier(Classifier):
         self.channels = tuple(train.channels)
         self.pipeline = self._pipeline(seed)
         start = time.perf_counter()
-        self.pipeline.fit(check_windows(train.X, self.T, self.F), np.asarray(train.y))
+        self.pipeline.fit(check_windows(train.X, self.T, self.channels), np.asarray(train.y))
         return FitResult(epochs=1, seconds=time.perf_counter() - start, history={})
 
     def fine_tune(self, *args: Any, **kwargs: Any) -> FitResult:
         raise NotImplementedError(f"{self.name}: scikit-learn models cannot be fine-tuned")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        X = check_windows(X, self.T, self.F)
+        X = check_windows(X, self.T, self.channels)
         proba = self.pipeline.predict_proba(X)
         # A class absent from the training windows gets probability 0, not a missing column.
         out = np.zeros((len(X), N_CLASSES))
@@ -356,8 +361,6 @@ class SklearnClassifier(Classifier):
         return out
 
     def save(self, directory: Path) -> None:
-        import skops.io
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         skops.io.dump(self.pipeline, directory / SKOPS_FILE)
@@ -366,8 +369,6 @@ class SklearnClassifier(Classifier):
                                          channels=list(self.channels)))
 
     def _restore(self, directory: Path) -> None:
-        import skops.io
-
         path = Path(directory) / SKOPS_FILE
         untrusted = skops.io.get_untrusted_types(file=path)
         refused = [t for t in untrusted if t not in TRUSTED_TYPES]

@@ -135,6 +135,20 @@ AUTHORS_SPACE: dict[str, Any] = {
     "nb_epochs": hp.choice("nb_epochs", AUTHORS_EPOCHS),
 }
 
+def lstm_head_space() -> dict[str, Any]:
+    """Our search space of the recurrent head SeqNetQuake and the LSTM baseline share: LSTM x m,
+    Dense x n, dropout, batch size (a fresh dict of fresh nodes on every call)."""
+    return {
+        "lstm_layers": hp.choice("lstm_layers", [1, 2, 3]),
+        "lstm_units": hp.choice("lstm_units", UNITS),
+        "fc_layers": hp.choice("fc_layers", [2, 3, 4]),
+        "fc_units": hp.choice("fc_units", UNITS),
+        "fc_activation": hp.choice("fc_activation", ACTIVATIONS),
+        "dropout": hp.choice("dropout", DROPOUTS),
+        "batch_size": hp.choice("batch_size", BATCHES),
+    }
+
+
 # Ours: the same architecture space with the epoch count replaced by early stopping on the
 # validation loss (tuning.max_epochs, tuning.patience), n_sub searched for any T, 'same'
 # padding, at most 3 BiLSTM and 4 Dense layers of 16-128 units, batches of 64-256.
@@ -145,13 +159,7 @@ SPACE: dict[str, Any] = {
     "cnn_filters": hp.choice("cnn_filters", [2, 3, 4]),
     "cnn_kernel": hp.choice("cnn_kernel", [2, 3]),
     "cnn_activation": hp.choice("cnn_activation", ACTIVATIONS),
-    "lstm_layers": hp.choice("lstm_layers", [1, 2, 3]),
-    "lstm_units": hp.choice("lstm_units", UNITS),
-    "fc_layers": hp.choice("fc_layers", [2, 3, 4]),
-    "fc_units": hp.choice("fc_units", UNITS),
-    "fc_activation": hp.choice("fc_activation", ACTIVATIONS),
-    "dropout": hp.choice("dropout", DROPOUTS),
-    "batch_size": hp.choice("batch_size", BATCHES),
+    **lstm_head_space(),
 }
 
 SPEC = ModelSpec(

@@ -1,5 +1,5 @@
-"""Where a search's trials run: one after another in this process (``tuning.backend: local``,
-``tuning.search``), or as Spark tasks (``spark``: Hyperopt's ``SparkTrials``).
+"""The Spark backend of a search (``tuning.backend: spark``: Hyperopt's ``SparkTrials``); the
+local one, trials one after another in this process, is tuning/tpe.py.
 
 Spark backend. The driver (this process) runs TPE; each trial is one Spark task on a worker,
 which trains the model and logs its nested MLflow run itself, to the same parent run (SparkTrials
@@ -18,7 +18,7 @@ local backend where they can:
   numbered 0, 1, 2, ... (trials finish out of order; a later one waits for its predecessors);
 * a re-run after a kill keeps those trials and continues under the same parent; every other
   child run (still RUNNING, finished beyond the saved ones, or finished but never named) is
-  marked KILLED by ``tuning.close_orphans`` and its trial computed anew. At most
+  marked KILLED by ``tuning.resume.close_orphans`` and its trial computed anew. At most
   ``parallelism - 1`` finished trials are redone;
 * unlike the local backend, the trials proposed are *not* those of an uninterrupted search:
   with several trials in flight TPE proposes from whatever results are back at that moment, so
@@ -33,15 +33,16 @@ import copy
 import os
 import sys
 import threading
-import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK, Trials, fmin, tpe
 
 from seqnetquake.config import SparkConfig
-from seqnetquake.windowset import WindowSet
+from seqnetquake.metrics import json_safe
+from seqnetquake.tuning.resume import close_orphans
+from seqnetquake.tuning.trial import Search, SearchResult, evaluate_params, log_trial
 
 _SESSION: dict[str, Any] = {}  # one Spark session per process, reused by later searches
 
@@ -62,7 +63,7 @@ def spark_session(settings: SparkConfig, parallelism: int | None) -> Any:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
-        from pyspark.sql import SparkSession
+        from pyspark.sql import SparkSession  # deferred: heavy
 
     builder = (
         SparkSession.builder.master(settings.master)
@@ -100,24 +101,21 @@ def _run_trial_on_worker(
     tracking: dict[str, str] | None,
 ) -> dict[str, Any]:
     """One trial, on a Spark worker: fit, score, log the nested run under the parent."""
-    from hyperopt import STATUS_OK
+    from seqnetquake.models import get_model  # deferred: heavy (TensorFlow)
 
-    from seqnetquake.models import get_model
-    from seqnetquake.tuning import _log_trial, evaluate_params, to_builtin
-
-    params = to_builtin(params)
+    params = json_safe(params)
     spec = get_model(model)
     train, val = data.value
     if tracking is None:
         result = evaluate_params(spec, params, train, val, **fit)
     else:
-        import mlflow
+        import mlflow  # deferred: heavy
 
         mlflow.set_tracking_uri(tracking["uri"])
         with mlflow.start_run(experiment_id=tracking["experiment_id"], run_name="trial-pending",
                               tags={"mlflow.parentRunId": tracking["parent_run_id"]}) as child:
             result = evaluate_params(spec, params, train, val, **fit)
-            _log_trial(None, params, result, spec.name)  # the driver adds the trial number
+            log_trial(None, params, result, spec.name)  # the driver adds the trial number
             result["run_id"] = child.info.run_id
     del result["history"]
     return {**result, "status": STATUS_OK, "params": params}
@@ -125,8 +123,6 @@ def _run_trial_on_worker(
 
 def _plain(docs: list[dict[str, Any]]) -> Any:
     """A plain ``hyperopt.Trials`` holding copies of ``docs`` (what the state file stores)."""
-    from hyperopt import Trials
-
     trials = Trials()
     trials._insert_trial_docs(copy.deepcopy(docs))
     trials.refresh()
@@ -135,8 +131,6 @@ def _plain(docs: list[dict[str, Any]]) -> Any:
 
 def contiguous_done(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The finished trials numbered 0, 1, 2, ... up to the first one not finished."""
-    from hyperopt import JOB_STATE_DONE
-
     by_tid = {d["tid"]: d for d in docs}
     out = []
     while len(out) in by_tid and by_tid[len(out)]["state"] == JOB_STATE_DONE:
@@ -144,35 +138,18 @@ def contiguous_done(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def spark_search(
-    spec: Any,
-    train: WindowSet,
-    val: WindowSet,
-    *,
-    max_evals: int,
-    seed: int,
-    max_epochs: int,
-    patience: int,
-    space: dict[str, Any],
-    trials: Any,
-    nested_runs: bool,
-    no_progress_evals: int | None,
-    on_trial: Callable[[Any], None] | None,
-    log: Callable[[str], None],
-    settings: SparkConfig,
-) -> Any:
-    """``tuning.search`` with the trials as Spark tasks; returns a ``tuning.SearchResult``."""
-    from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, fmin, space_eval, tpe
-    from hyperopt.spark import SparkTrials
+def spark_search(plan: Search, settings: SparkConfig) -> SearchResult:
+    """``tuning.search`` with the trials as Spark tasks (``plan.trial_tags`` are not sent: a
+    worker's run is named and tagged by the driver)."""
+    from hyperopt.spark import SparkTrials  # deferred: heavy (pyspark)
 
-    from seqnetquake.tuning import SearchResult, no_progress, to_builtin
-
-    start = time.perf_counter()
+    spec, trials, max_evals, log = plan.spec, plan.trials, plan.max_evals, plan.log
+    on_trial = plan.on_trial
     done_before = contiguous_done(trials.trials) if trials is not None else []
     n_start = len(done_before)
     tracking, client = None, None
-    if nested_runs:
-        import mlflow
+    if plan.nested_runs:
+        import mlflow  # deferred: heavy
 
         parent = mlflow.active_run()
         uri = mlflow.get_tracking_uri()
@@ -184,9 +161,9 @@ def spark_search(
         client = mlflow.MlflowClient()
 
     session = spark_session(settings, settings.parallelism)
-    data = session.sparkContext.broadcast((train, val))
+    data = session.sparkContext.broadcast((plan.train, plan.val))
     try:
-        fit = {"max_epochs": max_epochs, "patience": patience, "seed": seed}
+        fit = plan.fit
         model = spec.name
 
         def objective(params: dict[str, Any]) -> dict[str, Any]:
@@ -224,21 +201,19 @@ def spark_search(
 
         def early_stop(st: Any, *args: Any) -> tuple[bool, Any]:
             # SparkTrials calls this from its dispatcher thread whenever a trial finishes.
-            return no_progress(record(st), no_progress_evals), args
+            return plan.stopped(record(st)), args
 
-        if n_start < max_evals and not no_progress(_plain(done_before), no_progress_evals):
+        if n_start < max_evals and not plan.stopped(_plain(done_before)):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Spark session is not provided")
-                fmin(objective, space, algo=tpe.suggest, max_evals=max_evals, trials=strials,
-                     rstate=np.random.default_rng([seed, n_start]), early_stop_fn=early_stop,
-                     show_progressbar=False)
+                fmin(objective, plan.space, algo=tpe.suggest, max_evals=max_evals,
+                     trials=strials, rstate=np.random.default_rng([plan.seed, n_start]),
+                     early_stop_fn=early_stop, show_progressbar=False)
         final = record(strials)
     finally:
         data.unpersist()
     if client is not None:
         # Trials cancelled by the no-progress stop, or finished beyond the saved prefix.
-        from seqnetquake.tuning import close_orphans
-
         close_orphans(client, tracking["experiment_id"], tracking["parent_run_id"],
                       len(final.trials))
     failed = [d for d in strials.trials if d["state"] == JOB_STATE_ERROR]
@@ -247,11 +222,4 @@ def spark_search(
                            f"{failed[0]['misc'].get('error')}")
     if not final.trials:
         raise RuntimeError(f"tune {spec.name} [spark]: no trial finished")
-    return SearchResult(
-        best_params=to_builtin(space_eval(space, final.argmin)),
-        best_loss=float(final.best_trial["result"]["loss"]),
-        n_trials=len(final.trials),
-        n_new=len(final.trials) - n_start,
-        seconds=time.perf_counter() - start,
-        trials=final,
-    )
+    return plan.result(final, n_start)
