@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_windows import synthetic_track  # noqa: E402
 from seqnetquake import background as bg  # noqa: E402
 from seqnetquake.config import load_config  # noqa: E402
+from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,7 +47,7 @@ def main() -> None:
     run(synthetic_track(args.days), cfg, f"simulated {args.days:g} days", args.repeat)
     real = REPO / "data/interim/tracks_cses.parquet"
     if real.exists():
-        run(pd.read_parquet(real, columns=list(bg.INPUT_COLUMNS)), cfg, str(real), 1)
+        run(pd.read_parquet(real, columns=list(BACKGROUND_INPUT_COLUMNS)), cfg, str(real), 1)
 
 
 if __name__ == "__main__":

@@ -105,10 +105,10 @@ def fresh_model(store: Path, channels: list[str]) -> str:
     channels: with the default background params); returns its runs:/ URI."""
     import mlflow
 
-    from seqnetquake import registry
-    from seqnetquake.background import needs_background
+    from seqnetquake import serving
     from seqnetquake.config import BackgroundConfig
     from seqnetquake.models import get_model
+    from seqnetquake.windowcheck import needs_background
     from seqnetquake.windowset import WindowSet
 
     tuned = REPO / "models" / "tuning" / "seqnetquake" / "best_params.json"
@@ -133,7 +133,7 @@ def fresh_model(store: Path, channels: list[str]) -> str:
     mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
     experiment = mlflow.create_experiment("bench", artifact_location=(store / "art").as_uri())
     with mlflow.start_run(experiment_id=experiment) as run:
-        registry.log_classifier(store / "model", ws.X, channels=channels, half_orbit="night",
+        serving.log_classifier(store / "model", ws.X, channels=channels, half_orbit="night",
                                 background=BackgroundConfig().model_dump(mode="json")
                                 if residual else None)
     return f"runs:/{run.info.run_id}/model"

@@ -20,9 +20,12 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake import background as bg
+from seqnetquake.channels import channels_from_reference
 from seqnetquake.config import load_config
+from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS
 from seqnetquake.labels import events_from_catalog
 from seqnetquake.metrics import event_bootstrap, format_ci
+from seqnetquake.windowcheck import CHANNELS, RESIDUAL_CHANNELS
 from seqnetquake.windows import build_windows
 from seqnetquake.windowset import WindowSet
 
@@ -70,7 +73,7 @@ def add_variability(tracks: pd.DataFrame, cfg) -> pd.DataFrame:
 def windows_all(work: Path, scale: float, cfg, vary: bool = False
                 ) -> tuple[WindowSet, WindowSet, dict]:
     """Dataset 07 windows with every channel; the same windows for every variant."""
-    cols = sorted(set(bg.INPUT_COLUMNS) | {"segment"})
+    cols = sorted(set(BACKGROUND_INPUT_COLUMNS) | {"segment"})
     tracks = pd.read_parquet(work / "tracks_cses.parquet", columns=cols)
     truth = pd.read_parquet(work / "truth.parquet")
     tracks = rescale(tracks, truth, scale)
@@ -80,20 +83,20 @@ def windows_all(work: Path, scale: float, cfg, vary: bool = False
     ref = bg.background_frame(tracks, cfg.background)
     seconds = time.perf_counter() - clock
     stats = bg.summary(ref, cfg.background, seconds)
-    chans = bg.channels_from_reference(
-        list(bg.RESIDUAL_CHANNELS), tracks["ne_cm3"].to_numpy(), tracks["te_k"].to_numpy(),
+    chans = channels_from_reference(
+        list(RESIDUAL_CHANNELS), tracks["ne_cm3"].to_numpy(), tracks["te_k"].to_numpy(),
         {c: ref[c].to_numpy() for c in ("ne_ref", "ne_mad", "te_ref", "te_mad")},
         cfg.background.mad_floor)
     tracks = tracks.assign(**chans)
     d = cfg.datasets["07"]
     events = events_from_catalog(pd.read_parquet(work / "catalog_cses.parquet"), d.radius)
-    wcfg = cfg.windows.model_copy(update={"features": list(bg.CHANNELS)})
+    wcfg = cfg.windows.model_copy(update={"features": list(CHANNELS)})
     built = build_windows(tracks, events, d, wcfg, cfg.tracks.cadence_s)
     return built.train, built.test, stats
 
 
 def pick(ws: WindowSet, names: list[str]) -> WindowSet:
-    idx = [bg.CHANNELS.index(n) for n in names]
+    idx = [CHANNELS.index(n) for n in names]
     return WindowSet(X=ws.X[:, :, idx], y=ws.y, event_id=ws.event_id, t0=ws.t0, lat=ws.lat,
                      lon=ws.lon, half_orbit_id=ws.half_orbit_id, channels=tuple(names))
 

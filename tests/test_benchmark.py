@@ -153,7 +153,8 @@ def test_far_threshold_and_a50():
 # --------------------------------------------------------------------------- the null
 def test_time_shuffled_null_moves_events_and_the_simulator_undoes_it(cfg):
     from seqnetquake.catalog import SHUFFLE_TAG, time_shuffled
-    from seqnetquake.geo import DAY_NS, dobrovolsky_radius_km, haversine_km, to_ns
+    from seqnetquake.contracts import NS_PER_DAY as DAY_NS
+    from seqnetquake.geo import dobrovolsky_radius_km, haversine_km, to_ns
     from seqnetquake.simulate import unshuffle
 
     rng = np.random.default_rng(0)

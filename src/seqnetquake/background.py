@@ -33,23 +33,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from seqnetquake import validate
-from seqnetquake.channels import (  # noqa: F401  (re-exported: score.py, test_score.py)
-    add_channels,
-    channels_from_reference,
-)
 from seqnetquake.config import BackgroundConfig, Config
 from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS, NS_PER_DAY
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import atomic_path, write_json
 from seqnetquake.geo import to_ns
-from seqnetquake.windowcheck import (  # noqa: F401  (re-exported: score.py reads them here)
-    CHANNELS,
-    PHYSICAL_CHANNELS,
-    RESIDUAL_CHANNELS,
-    needs_background,
-)
 
-INPUT_COLUMNS = BACKGROUND_INPUT_COLUMNS  # re-exported: score.py (integrator: use contracts)
 BLOCK_ELEMENTS = 4_000_000  # padded values per block: bounds memory at ~32 MB per array
 
 # Window channels (windows.features) made from the reference: channels.py.

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake.config import MissionConfig
-from seqnetquake.contracts import NS_PER_DAY as DAY_NS  # noqa: F401  (re-exported: tests/test_benchmark.py)
 
 EARTH_RADIUS_KM = 6371.0  # mean radius, for great-circle distances
 

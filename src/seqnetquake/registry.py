@@ -41,8 +41,7 @@ from seqnetquake.paths import LAYOUT, Layout, repo_root
 # ClassifierModel stays importable here for good: models registered before serving.py existed
 # carry a pyfunc_model.py that imports it from seqnetquake.registry, and loading one in a process
 # that has already imported this package (predict, score) resolves that name here.
-# log_classifier: for train.py until it imports it from seqnetquake.serving (issue 13: remove).
-from seqnetquake.serving import ClassifierModel, log_classifier  # noqa: F401
+from seqnetquake.serving import ClassifierModel  # noqa: F401
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

@@ -36,7 +36,7 @@ from seqnetquake import background as bg
 from seqnetquake import tracks as tracks_mod
 from seqnetquake.channels import channels_from_reference
 from seqnetquake.config import BackgroundConfig, TracksConfig, WindowsConfig
-from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS, NS_PER_DAY, PROBA_COLUMNS
+from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS, CLASS_NAMES, NS_PER_DAY, PROBA_COLUMNS
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import atomic_path
 from seqnetquake.geo import to_ns
@@ -53,7 +53,6 @@ from seqnetquake.windowcheck import (
     needs_background,
 )
 from seqnetquake.windows import unlabelled_windows
-from seqnetquake.windowset import CLASS_NAMES
 
 RAW_SUFFIXES = {suffix.lower(): f.SATELLITE for suffix, f in BY_SUFFIX.items()}
 OUT_SUFFIXES = (".csv", ".parquet")

@@ -27,9 +27,9 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import Schema, TensorSpec
 from packaging.requirements import Requirement
 
+from seqnetquake.contracts import CLASS_NAMES
 from seqnetquake.errors import InputError
 from seqnetquake.windowcheck import check_windows
-from seqnetquake.windowset import CLASS_NAMES
 
 ARTIFACT_KEY = "classifier"
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -23,9 +23,6 @@ from seqnetquake.config import Config, load_config
 from seqnetquake.fileio import pid_alive
 from seqnetquake.paths import Layout, find_project_root, repo_root
 
-# repo_root is seqnetquake.paths'; windows.py, validate.py and simulate/satellite.py still read it
-# as tracking.repo_root until they import it from there (issue 13).
-
 
 def tracking_uri(cfg: Config) -> str:
     if os.environ.get("MLFLOW_TRACKING_URI"):

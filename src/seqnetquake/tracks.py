@@ -39,7 +39,7 @@ from seqnetquake.errors import InputError
 from seqnetquake.inputscan import scan
 from seqnetquake.sources import records
 from seqnetquake.sources.base import HalfOrbit
-from seqnetquake.sources.formats import FORMATS, format_for
+from seqnetquake.sources.formats import format_for
 from seqnetquake.sources.kp import read_kp
 
 
@@ -58,7 +58,6 @@ class Quality(enum.IntFlag):
 DROPPED = Quality.FILL | Quality.COORD | Quality.TIME | Quality.NE_RANGE | Quality.TE_RANGE
 FLAGGED = Quality.SPIKE | Quality.HALF_MISMATCH
 
-SOURCES = FORMATS  # re-exported for score.py (integrator: use sources.formats there)
 GAP_FACTOR = 1.5  # a step > 1.5 x the survey cadence is a gap
 SPIKE_WINDOW = 5  # native records in the running median
 TIME_OUTLIER_NS = 2 * NS_PER_H  # a half-orbit lasts < 1 h

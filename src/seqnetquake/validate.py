@@ -32,6 +32,7 @@ from seqnetquake.contracts import NS_PER_DAY, NS_PER_S
 from seqnetquake.errors import ValidationFailed
 from seqnetquake.fileio import write_json
 from seqnetquake.geo import mission_bounds
+from seqnetquake.paths import repo_root
 from seqnetquake.windowset import WindowSet
 
 
@@ -215,7 +216,7 @@ def require(reports: list[Report]) -> None:
 def expectations_dir(cfg: Config) -> Path:
     """The suites folder (``validation.expectations_dir``): relative to the repository root,
     else to the current directory."""
-    under_root = tracking.repo_root() / cfg.validation.expectations_dir
+    under_root = repo_root() / cfg.validation.expectations_dir
     return under_root if under_root.is_dir() else Path(cfg.validation.expectations_dir)
 
 

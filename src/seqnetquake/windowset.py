@@ -16,9 +16,7 @@ from typing import Any
 import numpy as np
 
 from seqnetquake.config import Config, ConfigError
-from seqnetquake.contracts import (  # noqa: F401  (ARTIFICIAL_ID_PREFIX, CLASS_NAMES re-exported)
-    ARTIFICIAL_ID_PREFIX,
-    CLASS_NAMES,
+from seqnetquake.contracts import (
     N_CLASSES,
     NS_PER_DAY,
     TEST_WINDOWS_FILE,

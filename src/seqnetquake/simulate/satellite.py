@@ -19,9 +19,9 @@ import pandas as pd
 
 from seqnetquake.config import SATELLITES, Config
 from seqnetquake.contracts import NS_PER_DAY, NS_PER_H, NS_PER_S, TRUTH_COLUMNS
+from seqnetquake.paths import repo_root
 from seqnetquake.simulate import instrument, ionosphere, orbit, precursors, storms, variability
 from seqnetquake.sources.base import HalfOrbit
-from seqnetquake.tracking import repo_root
 
 MARGIN_NS = NS_PER_H  # > half an orbit: every half-orbit of the day is complete
 

@@ -98,7 +98,7 @@ def train_and_log(cfg: Config, p: StagePlan, begin: Start, ds_dir: Path,
     and ``mlflow.json``. Returns the metrics."""
     import mlflow  # deferred: heavy
 
-    from seqnetquake.registry import log_classifier  # deferred: heavy (MLflow pyfunc)
+    from seqnetquake.serving import log_classifier  # deferred: heavy (MLflow pyfunc)
 
     train, test, fit_set, val = splits
     clf = begin.clf
