@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from seqnetquake import validate
 from seqnetquake.config import BackgroundConfig, Config
@@ -215,13 +214,7 @@ def run_stage(cfg: Config, satellite: str, tracks_path: Path, out_path: Path,
               metrics_path: Path) -> None:
     """Read one track table, compute, validate (GX suite ``background``), write atomically."""
     tracks_path, out_path = Path(tracks_path), Path(out_path)
-    try:
-        names = set(pq.read_schema(tracks_path).names)
-    except (OSError, ValueError) as exc:
-        raise InputError(tracks_path, "file", f"not a readable parquet: {exc}") from exc
-    missing = [c for c in BACKGROUND_INPUT_COLUMNS if c not in names]
-    if missing:
-        raise InputError(tracks_path, ",".join(missing), "missing column")
+    validate.require_columns(tracks_path, BACKGROUND_INPUT_COLUMNS)
     clock = time.perf_counter()
     tracks = pd.read_parquet(tracks_path, columns=list(BACKGROUND_INPUT_COLUMNS))
     frame = background_frame(tracks, cfg.background)

@@ -357,7 +357,7 @@ def study_report(params: ParamsOpt = DEFAULT_PARAMS,
 
 # --------------------------------------------------------------------------- benchmark
 # The only command that touches the injection truth; seqnetquake.benchmark is imported inside
-# these functions only (tests/test_benchmark.py checks that nothing else imports it).
+# these functions only (tests/benchmark/test_benchmark.py checks that nothing else imports it).
 @benchmark_app.command("run")
 @_guard(also=(FileNotFoundError,))
 def benchmark_run(params: ParamsOpt = DEFAULT_PARAMS, models_dir: ModelsDirOpt = LAYOUT.models_dir,

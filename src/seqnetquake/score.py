@@ -30,7 +30,6 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from seqnetquake import background as bg
 from seqnetquake import tracks as tracks_mod
@@ -46,6 +45,7 @@ from seqnetquake.serving import DEFAULT_CHANNELS, class_table
 from seqnetquake.sources import records
 from seqnetquake.sources.formats import BY_SUFFIX, format_for
 from seqnetquake.sources.kp import from_spaceweather, read_kp, tidy
+from seqnetquake.validate import require_columns
 from seqnetquake.windowcheck import (
     CHANNELS,
     PHYSICAL_CHANNELS,
@@ -199,13 +199,7 @@ def history_path(satellite: str, history: Path | None, root: Path | None,
 def load_history(path: Path, first_ns: int, last_ns: int, days: int) -> pd.DataFrame:
     """The history's samples of the ``days`` whole UTC days before ``first_ns`` up to the end
     of the scored period (the reference rule never reads a sample's own day or later)."""
-    try:
-        names = set(pq.read_schema(path).names)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, "file", f"not a readable track table: {exc}") from exc
-    missing = [c for c in BACKGROUND_INPUT_COLUMNS if c not in names]
-    if missing:
-        raise InputError(path, ",".join(missing), "missing column (not a track table)")
+    require_columns(path, BACKGROUND_INPUT_COLUMNS, "track table", " (not a track table)")
     day0 = (first_ns // NS_PER_DAY - days) * NS_PER_DAY
     end = (last_ns // NS_PER_DAY + 1) * NS_PER_DAY
     begin, stop = pd.Timestamp(day0, tz="UTC"), pd.Timestamp(end, tz="UTC")

@@ -25,15 +25,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from seqnetquake import tracking
 from seqnetquake.config import BackgroundConfig, Config
 from seqnetquake.contracts import NS_PER_DAY, NS_PER_S
-from seqnetquake.errors import ValidationFailed
+from seqnetquake.errors import InputError, ValidationFailed
 from seqnetquake.fileio import write_json
 from seqnetquake.geo import mission_bounds
 from seqnetquake.paths import repo_root
 from seqnetquake.windowset import WindowSet
+
+
+def require_columns(path: Path, columns: tuple[str, ...], kind: str = "parquet",
+                    note: str = "") -> None:
+    """An InputError naming the file when it is not a readable parquet or lacks ``columns``."""
+    try:
+        names = set(pq.read_schema(path).names)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, "file", f"not a readable {kind}: {exc}") from exc
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise InputError(path, ",".join(missing), f"missing column{note}")
 
 
 @dataclass

@@ -39,7 +39,7 @@ SKOPS_FILE = "model.skops"
 PREDICT_CHUNK = 4096
 # skops loads only types it trusts: beyond skops' own defaults, exactly the types this project
 # saves (a prefix such as "sklearn." would admit helpers that run code, e.g. a function given
-# to FunctionTransformer). tests/test_models.py keeps the list equal to what rf/gbm save.
+# to FunctionTransformer). tests/models/test_models.py keeps the list equal to what rf/gbm save.
 TRUSTED_TYPES = (
     "seqnetquake.models.scaling.FlattenWindows",
     "seqnetquake.models.scaling.LogNeTransformer",

@@ -148,12 +148,7 @@ def _write_dataset(f: h5py.File, name: str, values: np.ndarray) -> None:
 # --------------------------------------------------------------------------- reader
 def _read_content(path: Path) -> tuple[int, dict[str, np.ndarray], float]:
     """ORBITNUM, the required datasets as 1-D arrays, and the A311 -> cm^-3 factor."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(path, "file", f"cannot read: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise InputError(path, "file", "empty file (0 bytes)")
+    records.file_size(path)  # a clear error for an unreadable or empty file first
     try:
         f = h5py.File(path, "r")
     except OSError as exc:

@@ -201,12 +201,7 @@ def write_half_orbit(directory: str | Path, ho: HalfOrbit, apid: int | None = No
 
 # --------------------------------------------------------------------------- reader
 def _read_records(path: Path) -> np.ndarray:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(path, "file", f"cannot read: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise InputError(path, "file", "empty file (0 bytes)")
+    size = records.file_size(path)
     whole, partial = divmod(size, RECORD.itemsize)
     if partial:
         raise InputError(path, "record", f"truncated: {size} B is not a whole number of "

@@ -106,6 +106,17 @@ def compose_time(
     return time, valid
 
 
+def file_size(path: Path) -> int:
+    """The file's size in bytes; an InputError when it cannot be read or is empty."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(path, "file", f"cannot read: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise InputError(path, "file", "empty file (0 bytes)")
+    return size
+
+
 def first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 

@@ -24,7 +24,7 @@ from seqnetquake.simulate import instrument, orbit, storms
 from seqnetquake.simulate.satellite import VirtualSatellite
 from seqnetquake.sources.formats import format_for
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CSES_DAY = dt.date(2019, 10, 2)
 DEMETER_DAY = dt.date(2007, 1, 10)
 H = NS_PER_H

@@ -202,7 +202,7 @@ def test_corrupt_trials_json_is_one_line(cfg, mlflow_uri, tmp_path):
 
 
 def _params_file(cfg, tmp_path: Path, **tuning) -> Path:
-    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
     raw["tuning"].update(tuning)
     raw["mlflow"]["experiment"] = "tune-test"
     raw["windows"]["features"] = ["ne_cm3", "te_k"]  # the fixtures hold raw-channel windows

@@ -23,7 +23,7 @@ from seqnetquake.predictions import Predictions
 from seqnetquake.windowset import fit_validation_split
 from tiny_windows import T, window_set
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "seqnetquake"
+SRC = Path(__file__).resolve().parents[2] / "src" / "seqnetquake"
 TRUTH_NAMES = ("TRUTH_FILE", "TRUTH_EVENTS_FILE")  # contracts' names of the truth files
 CADENCE = 1.5
 
