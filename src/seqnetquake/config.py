@@ -336,6 +336,9 @@ class BenchmarkConfig(_Section):
     bootstrap_samples: int = Field(default=1000, ge=0)
     seed: int = 0
     amplitude_scales: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0])
+    # The same models on the paper's raw channels (windows.features [ne_cm3, te_k]) at these
+    # amplitude scales: experiments bench-raw-scale-<k>, reported apart from the sweep.
+    raw_channel_scales: list[float] = Field(default_factory=lambda: [1.0, 4.0])
 
 
 class AlarmsConfig(_Section):

@@ -258,6 +258,8 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
         assert set(m["scales"]["1"]) == {"mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far"}
         assert "a50" in m
     details = json.loads((reports / "benchmark_details.json").read_text())["run"]
+    assert details["channels"] == ["ne_cm3", "te_k"]
+    assert saved["raw_channels"] == {"channels": ["ne_cm3", "te_k"], "models": {}}
     # the detector finds the strong injections, the blind model only its false-alarm share
     assert details["models"]["transfer"]["recall_at_far"] > 0.6
     assert details["models"]["direct"]["recall_at_far"] < 0.35
@@ -327,7 +329,7 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
 
     from seqnetquake.benchmark import sweep
 
-    cmds = sweep.queue_commands(cfg)
+    cmds = sweep.queue_commands(cfg)  # cfg is on raw channels: no bench-raw-* variants
     assert len(cmds) == 6 and all(c[:4] == ["dvc", "exp", "run", "--queue"] for c in cmds)
     assert all(c[-1] == "benchmark" for c in cmds)
     assert cmds[0][6:8] == ["-S", "simulate.precursor.amplitude_scale=0.0"]
@@ -362,3 +364,108 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     assert nested[0].data.tags["controls"] == "zero_amplitude"
     assert nested[0].data.tags["amplitude_scale"] == "0"
     assert nested[0].data.metrics["rf.mcc"] == pytest.approx(0.01)
+
+
+# --------------------------------------------------------------------------- raw channels
+def test_raw_channel_variants_and_their_queue_commands(cfg, tmp_path):
+    """One experiment per benchmark.raw_channel_scales value on the paper's channels; the
+    list override is in Hydra's grammar, which DVC's ``-S`` applies to params.yaml."""
+    import yaml
+    from dvc.utils.cli_parse import to_path_overrides
+    from dvc.utils.hydra import apply_overrides
+
+    from seqnetquake.benchmark import sweep
+
+    c = cfg.model_copy(update={"windows": cfg.windows.model_copy(
+        update={"features": ["ne_z", "te_z"]})})
+    assert c.benchmark.raw_channel_scales == [1.0, 4.0]
+    assert c.simulate.precursor.amplitude_scale == 1.0
+    found = sweep.variants(c)
+    assert found["bench-raw-scale-1"] == {"windows.features": ["ne_cm3", "te_k"]}  # this scale
+    assert found["bench-raw-scale-4"] == {"windows.features": ["ne_cm3", "te_k"],
+                                          "simulate.precursor.amplitude_scale": 4.0}
+    assert found["bench-scale-4"] == {"simulate.precursor.amplitude_scale": 4.0}
+    cmds = {cmd[5]: cmd for cmd in sweep.queue_commands(c)}
+    assert cmds["bench-raw-scale-4"] == [
+        "dvc", "exp", "run", "--queue", "-n", "bench-raw-scale-4",
+        "-S", "windows.features=[ne_cm3,te_k]",
+        "-S", "simulate.precursor.amplitude_scale=4.0", "benchmark"]
+    params = tmp_path / "params.yaml"
+    params.write_text("windows:\n  features: [ne_z, te_z]\nsimulate:\n  precursor:\n"
+                      "    amplitude_scale: 1.0\n")
+    cmd = cmds["bench-raw-scale-4"]
+    sets = [cmd[i + 1] for i, word in enumerate(cmd) if word == "-S"]
+    apply_overrides(params, to_path_overrides(sets)["params.yaml"])
+    assert yaml.safe_load(params.read_text()) == {
+        "windows": {"features": ["ne_cm3", "te_k"]},
+        "simulate": {"precursor": {"amplitude_scale": 4.0}}}
+    # other scales keep their '.'-> 'p' names; a run already on raw channels adds none
+    half = c.model_copy(update={"benchmark": c.benchmark.model_copy(
+        update={"raw_channel_scales": [0.5]})})
+    assert "bench-raw-scale-0p5" in sweep.variants(half)
+    raw = c.model_copy(update={"windows": c.windows.model_copy(
+        update={"features": ["ne_cm3", "te_k"]})})
+    assert not any(n.startswith("bench-raw-") for n in sweep.variants(raw))
+
+
+def _fake_run(scale: float, controls: str = "none", channels: list[str] | None = None,
+              mcc: float = 0.2, recall: float = 0.5) -> dict:
+    """One run of benchmark_details.json, as much as summarise reads."""
+    curve = [{"bin_low": a / 2, "bin_high": a * 2, "amplitude": a, "n": 20,
+              "hits": round(20 * min(1.0, recall * a / 0.04))}
+             for a in (0.01, 0.04, 0.16, 0.64)]
+    model = {"mcc": mcc, "mcc_ci_low": mcc - 0.1, "mcc_ci_high": mcc + 0.1,
+             "recall_at_far": recall, "curve": curve}
+    run = {"amplitude_scale": scale, "controls": controls, "far": 0.1,
+           "datasets": {"07": dict.fromkeys((
+               "ceiling_mcc", "ceiling_mcc_ci_low", "ceiling_mcc_ci_high", "ceiling_f1_weighted",
+               "ceiling_f1_weighted_ci_low", "ceiling_f1_weighted_ci_high",
+               "ceiling_mcc_binary", "class1_injected_share"), 0.5)},
+           "models": {"transfer": dict(model), "direct": dict(model)}}
+    if channels is not None:
+        run["channels"] = channels
+    return run
+
+
+def test_raw_channel_variants_are_reported_apart_from_the_sweep():
+    from seqnetquake.benchmark import stage
+
+    run = _fake_run(1.0, channels=["ne_z", "te_z"], mcc=0.3, recall=0.6)
+    raw = ["ne_cm3", "te_k"]
+    sweep = {"variants": {
+        "bench-scale-4": {"run": _fake_run(4.0, mcc=0.5, recall=0.9)},  # no channels: default
+        "bench-scale-0": {"run": _fake_run(0.0, "zero_amplitude", ["ne_z", "te_z"], mcc=0.01)},
+        "bench-raw-scale-1": {"run": _fake_run(1.0, channels=raw, mcc=-0.02, recall=0.1)},
+        "bench-raw-scale-4": {"run": _fake_run(4.0, channels=raw, mcc=0.03, recall=0.2)},
+        "bench-raw-scale-0": {"run": _fake_run(0.0, "zero_amplitude", raw, mcc=0.4)},
+    }}
+    without = stage.summarise(run, {"variants": {
+        k: v for k, v in sweep["variants"].items() if not k.startswith("bench-raw")}})
+    summary = stage.summarise(run, sweep)
+    # the residual sweep, A50 and the twins are what they are without the raw variants
+    for key in ("models", "twins", "ceiling_by_scale", "datasets"):
+        assert summary[key] == without[key]
+    assert summary["models"]["transfer"]["a50"] is not None  # pooled over 0, 1, 4 residual
+    tl = summary["models"]["transfer"]["scales"]
+    assert set(tl) == {"0", "1", "4"} and tl["1"]["mcc"] == 0.3 and tl["4"]["mcc"] == 0.5
+    assert set(summary["twins"]) == {"zero_amplitude"}
+    assert summary["twins"]["zero_amplitude"]["transfer"]["mcc"] == 0.01
+    assert summary["raw_channels"]["channels"] == raw
+    raw_tl = summary["raw_channels"]["models"]["transfer"]["scales"]
+    assert list(raw_tl) == ["0", "1", "4"]
+    assert raw_tl["1"] == pytest.approx({"mcc": -0.02, "mcc_ci_low": -0.12,
+                                         "mcc_ci_high": 0.08, "recall_at_far": 0.1})
+    assert without["raw_channels"] == {"channels": raw, "models": {}}
+    assert not any("0.400" in f for f in stage.flags(summary, run, sweep))  # not a twin
+
+    lines = stage.raw_channels_section(summary, run)
+    assert "## Raw channels (the paper's input) vs residual channels" in lines
+    assert ("| model | scale | MCC [CI] residual | MCC [CI] raw | recall@FAR residual | "
+            "recall@FAR raw |") in lines
+    rows = [line for line in lines if line.startswith("| SeqNetQuake-TL |")]
+    assert len(rows) == 3 and rows[1].startswith("| SeqNetQuake-TL | 1 | ")
+    assert rows[1].endswith("| 0.60 | 0.10 |") and rows[2].endswith("| 0.90 | 0.20 |")
+    assert stage.raw_channels_section(without, run) == []
+    # a run already on raw channels keeps every variant in its own sweep
+    on_raw = stage.summarise({**run, "channels": raw}, sweep)
+    assert on_raw["raw_channels"]["models"] == {}

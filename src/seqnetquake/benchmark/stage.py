@@ -6,8 +6,10 @@ and the injection truth beside the raw files; writes
 - ``reports/benchmark.json`` (DVC metrics): per dataset ``ceiling_mcc``; per model and
   amplitude scale ``mcc``, ``mcc_ci_low``, ``mcc_ci_high``, ``recall_at_far``; per model
   ``a50``; per twin (``zero_amplitude``, ``location_matched``, ``time_shuffled``) and model
-  ``mcc`` with its interval. Scales other than this run's and the twins come from the sweep
-  file (``reports/benchmark_sweep.json``, written by ``seqnetquake benchmark collect``);
+  ``mcc`` with its interval; ``raw_channels``: the same figures per model and scale of the
+  variants on the paper's raw channels (``ne_cm3``, ``te_k``), kept out of the sweep and the
+  twins. Scales other than this run's, the twins and the raw-channel variants come from the
+  sweep file (``reports/benchmark_sweep.json``, written by ``seqnetquake benchmark collect``);
 - ``reports/benchmark_details.json``: this run's curves and counts (what the sweep collects);
 - ``reports/benchmark.md`` and ``reports/plots/benchmark/`` (figures, curve CSVs);
 - ``reports/benchmark/windows_<dataset>_<split>.parquet``: per test window its label, oracle
@@ -39,11 +41,14 @@ from seqnetquake.errors import InputError
 from seqnetquake.fileio import atomic_path, write_json
 from seqnetquake.metrics import event_bootstrap, format_ci, json_safe, without_nan
 from seqnetquake.predictions import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
+from seqnetquake.windowcheck import PHYSICAL_CHANNELS
 from seqnetquake.windowset import WindowSet, fit_validation_split, load_dataset
 
 TWINS = ("zero_amplitude", "location_matched", "time_shuffled")
 TWIN_TOLERANCE = 0.05
 STAGE_ORDER = ("transfer", "direct", "base")  # a twin's MCC outside 0 +- this is flagged
+RAW_CHANNELS = tuple(PHYSICAL_CHANNELS)  # ne_cm3, te_k: the paper's input
+SCALE_FIGURES = ("mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far")  # per model and scale
 SIMULATED_WARNING = (
     "**Simulated data.** Ne/Te here are simulated (docs/simulator.md): these figures say "
     "whether a model finds the perturbations the simulator injected, nothing about real "
@@ -64,6 +69,22 @@ def controls(cfg: Config) -> str:
 
 def scale_key(scale: float) -> str:
     return f"{float(scale):g}"
+
+
+def is_raw(run: dict[str, Any]) -> bool:
+    """Whether a run's windows are raw channels only; a run that records none (details written
+    before channels were) had the default residual ones."""
+    channels = run.get("channels")
+    return bool(channels) and all(c in RAW_CHANNELS for c in channels)
+
+
+def split_sweep(run: dict[str, Any], sweep: dict[str, Any]) -> tuple[list, list]:
+    """The sweep's runs: (this run's channels, raw-channel variants when this run is not raw)."""
+    same, raw = [], []
+    for v in sweep["variants"].values():
+        if "run" in v:
+            (raw if is_raw(v["run"]) and not is_raw(run) else same).append(v["run"])
+    return same, raw
 
 
 def model_names(found: dict[str, Any]) -> dict[str, Path]:
@@ -150,7 +171,8 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
         windows[ds][f"p_seismic_{key}"] = pred.proba[:, 1]
         windows[ds][f"pred_{key}"] = hard
     return {"amplitude_scale": cfg.simulate.precursor.amplitude_scale,
-            "controls": controls(cfg), "far": bcfg.far, "datasets": datasets,
+            "controls": controls(cfg), "channels": list(cfg.windows.features),
+            "far": bcfg.far, "datasets": datasets,
             "models": models, "_windows": windows}
 
 
@@ -179,10 +201,12 @@ def read_sweep(path: Path | None) -> dict[str, Any]:
 
 
 def summarise(run: dict[str, Any], sweep: dict[str, Any]) -> dict[str, Any]:
-    """benchmark.json: this run plus every collected sweep variant (issue 9 schema)."""
-    runs = [run] + [v["run"] for v in sweep["variants"].values() if "run" in v]
+    """benchmark.json: this run plus every collected sweep variant (issue 9 schema); the
+    raw-channel variants under ``raw_channels`` only."""
+    same, raw = split_sweep(run, sweep)
+    runs = [run, *same]
     out: dict[str, Any] = {"far": run["far"], "datasets": {}, "models": {}, "twins": {},
-                           "ceiling_by_scale": {}}
+                           "ceiling_by_scale": {}, "raw_channels": raw_channels(raw)}
     for ds, d in run["datasets"].items():
         out["datasets"][ds] = {k: d[k] for k in (
             "ceiling_mcc", "ceiling_mcc_ci_low", "ceiling_mcc_ci_high", "ceiling_f1_weighted",
@@ -196,8 +220,7 @@ def summarise(run: dict[str, Any], sweep: dict[str, Any]) -> dict[str, Any]:
                 out["ceiling_by_scale"].setdefault(ds, {})[scale] = d["ceiling_mcc"]
             for key, m in r["models"].items():
                 entry = out["models"].setdefault(key, {"a50": None, "scales": {}})
-                entry["scales"][scale] = {k: m[k] for k in (
-                    "mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far")}
+                entry["scales"][scale] = {k: m[k] for k in SCALE_FIGURES}
                 curves.setdefault(key, []).append(m["curve"])
         if r["controls"] != "none":
             for key, m in r["models"].items():
@@ -205,6 +228,19 @@ def summarise(run: dict[str, Any], sweep: dict[str, Any]) -> dict[str, Any]:
                     k: m[k] for k in ("mcc", "mcc_ci_low", "mcc_ci_high")}
     for key, entry in out["models"].items():
         entry["a50"] = eff.a50(eff.pooled_curve(curves.get(key, [])))
+    return out
+
+
+def raw_channels(raw_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """``raw_channels``: the channels, and per model and amplitude scale MCC [CI] and recall."""
+    channels = list(dict.fromkeys(c for r in raw_runs for c in r["channels"]))
+    out: dict[str, Any] = {"channels": channels or list(RAW_CHANNELS), "models": {}}
+    for r in raw_runs:
+        for key, m in r["models"].items():
+            out["models"].setdefault(key, {"scales": {}})["scales"][
+                scale_key(r["amplitude_scale"])] = {k: m[k] for k in SCALE_FIGURES}
+    for entry in out["models"].values():
+        entry["scales"] = dict(sorted(entry["scales"].items(), key=lambda kv: float(kv[0])))
     return out
 
 
@@ -216,8 +252,7 @@ def flags(summary: dict[str, Any], run: dict[str, Any], sweep: dict[str, Any]) -
             if m["mcc"] is not None and abs(m["mcc"]) > TWIN_TOLERANCE:
                 out.append(f"{display_name(key)}: {twin} twin MCC {m['mcc']:.3f} is outside "
                            f"0 +- {TWIN_TOLERANCE}")
-    located = [v["run"] for v in sweep["variants"].values()
-               if v.get("run", {}).get("controls") == "location_matched"]
+    located = [r for r in split_sweep(run, sweep)[0] if r.get("controls") == "location_matched"]
     for twin_run in located:
         for key, m in run["models"].items():
             twin_eq = twin_run["models"].get(key, {}).get("event_level", {})
@@ -265,6 +300,34 @@ def results_table(summary: dict[str, Any], run: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def raw_channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """benchmark.md: the same models on raw channels next to this run's residual channels, at
+    the raw scales this run or the sweep also has; nothing when no raw variant was collected."""
+    raw = summary.get("raw_channels", {}).get("models", {})
+    rows = []
+    for key in ordered({k: None for k in raw if k in summary["models"]}):
+        residual = summary["models"][key]["scales"]
+        for scale in sorted(raw[key]["scales"], key=float):
+            if scale not in residual:
+                continue
+            a, b = residual[scale], raw[key]["scales"][scale]
+            rows.append(f"| {display_name(key)} | {scale} | {_ci(a)} | {_ci(b)} | "
+                        f"{_fmt(a['recall_at_far'])} | {_fmt(b['recall_at_far'])} |")
+    if not raw:
+        return []
+    return ["", "## Raw channels (the paper's input) vs residual channels", "",
+            "The same models trained on the raw channels "
+            f"(`{', '.join(summary['raw_channels']['channels'])}`, experiments "
+            "`bench-raw-scale-*`) and on this run's channels "
+            f"(`{', '.join(run.get('channels', ['?']))}`) at the same amplitude scales: window "
+            f"MCC with event-bootstrap 95 % intervals, recall of injected windows at "
+            f"{run['far']:.0%} false alarms. Kept out of the amplitude sweep, A50 and the "
+            "twins.", "",
+            "| model | scale | MCC [CI] residual | MCC [CI] raw | recall@FAR residual | "
+            "recall@FAR raw |", "|---|---|---|---|---|---|",
+            *(rows or ["| n/a | no residual run at the raw scales | | | | |"])]
+
+
 def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: list[str],
                    path: Path, cfg: Config) -> None:
     lines = ["# Injection-recovery benchmark", "", SIMULATED_WARNING, "",
@@ -310,6 +373,7 @@ def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: lis
         for key, e in summary["models"].items():
             lines.append(f"| {display_name(key)} | " + " | ".join(
                 _ci(e["scales"].get(s)) for s in scales) + f" | {_fmt(e['a50'], 3)} |")
+    lines += raw_channels_section(summary, run)
     lines += ["", "## Flags", ""]
     lines += [f"- {f}" for f in flag_lines] or ["- none (or no twins collected yet: "
                                                 "`make benchmark`)"]

@@ -8,6 +8,9 @@ stages the variant does not change are reused):
   (this run); scale 0 is the zero-amplitude twin;
 - ``catalog.artificial.mode=location_matched`` (location-matched controls);
 - ``catalog.shuffle.mode=time_shuffled`` (the time-shuffled null);
+- ``windows.features=[ne_cm3,te_k]`` (the paper's raw channels) at every
+  ``benchmark.raw_channel_scales`` value (``bench-raw-scale-<k>``), reported apart from the
+  sweep (``stage.summarise``: ``raw_channels``); none when this run already uses them;
 
 runs the queue (``dvc exp run --run-all -j 1``), then ``collect`` reads each experiment's
 ``reports/benchmark_details.json`` from its git ref, writes ``reports/benchmark_sweep.json``,
@@ -20,6 +23,7 @@ runs each experiment logged), and ``dvc repro benchmark`` folds it into
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import time
 from collections.abc import Sequence
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from seqnetquake import tracking
-from seqnetquake.benchmark.stage import run_metrics, scale_key
+from seqnetquake.benchmark.stage import RAW_CHANNELS, is_raw, run_metrics, scale_key
 from seqnetquake.config import Config
 from seqnetquake.fileio import write_json
 
@@ -39,14 +43,28 @@ DETAILS = "reports/benchmark_details.json"
 def variants(cfg: Config) -> dict[str, dict[str, Any]]:
     """Experiment name -> the ``-S`` overrides of that variant."""
     out: dict[str, dict[str, Any]] = {}
+    this_scale = cfg.simulate.precursor.amplitude_scale
     for scale in cfg.benchmark.amplitude_scales:
-        if float(scale) == cfg.simulate.precursor.amplitude_scale:
+        if float(scale) == this_scale:
             continue  # this run
         out[f"{PREFIX}scale-{scale_key(scale).replace('.', 'p')}"] = {
             "simulate.precursor.amplitude_scale": float(scale)}
     out[f"{PREFIX}location-matched"] = {"catalog.artificial.mode": "location_matched"}
     out[f"{PREFIX}time-shuffled"] = {"catalog.shuffle.mode": "time_shuffled"}
+    if not is_raw({"channels": cfg.windows.features}):  # else the sweep is on raw channels
+        for scale in cfg.benchmark.raw_channel_scales:
+            overrides: dict[str, Any] = {"windows.features": list(RAW_CHANNELS)}
+            if float(scale) != this_scale:
+                overrides["simulate.precursor.amplitude_scale"] = float(scale)
+            out[f"{PREFIX}raw-scale-{scale_key(scale).replace('.', 'p')}"] = overrides
     return out
+
+
+def override_arg(key: str, value: Any) -> str:
+    """One ``-S`` value in Hydra's override grammar: a list as ``key=[a,b]``."""
+    if isinstance(value, (list, tuple)):
+        return f"{key}=[{','.join(str(v) for v in value)}]"
+    return f"{key}={value}"
 
 
 def queue_commands(cfg: Config) -> list[list[str]]:
@@ -55,13 +73,13 @@ def queue_commands(cfg: Config) -> list[list[str]]:
     for name, overrides in variants(cfg).items():
         cmd = ["dvc", "exp", "run", "--queue", "-n", name]
         for key, value in overrides.items():
-            cmd += ["-S", f"{key}={value}"]
+            cmd += ["-S", override_arg(key, value)]
         cmds.append([*cmd, "benchmark"])
     return cmds
 
 
 def _run(cmd: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
-    print("+", " ".join(cmd), flush=True)
+    print("+", shlex.join(cmd), flush=True)
     return subprocess.run(list(cmd), check=check)
 
 
@@ -71,7 +89,7 @@ def run_sweep(cfg: Config, dry: bool = False) -> None:
     cmds = [*queue_commands(cfg), ["dvc", "exp", "run", "--run-all", "-j", "1"]]
     if dry:
         for cmd in removes + cmds:
-            print(" ".join(cmd))
+            print(shlex.join(cmd))  # copy-pasteable: a list override is quoted
         print("seqnetquake benchmark collect && dvc repro benchmark")
         return
     started = time.perf_counter()
