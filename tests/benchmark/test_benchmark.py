@@ -354,7 +354,9 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     with mlflow.start_run(run_name="simulate-cses"):
         mlflow.set_tags({"stage": "simulate", "dvc_exp_name": "bench-scale-0"})
     collected = sweep.collect(cfg, out=tmp_path / "sweep.json")
-    assert collected["variants"]["bench-scale-0"]["run"] == run
+    # details without channels (written before runs recorded them) get the variant's channels
+    expected = {**run, "channels": list(cfg.windows.features)}
+    assert collected["variants"]["bench-scale-0"]["run"] == expected
     assert "simulate" in collected["variants"]["bench-scale-0"]["seconds"]
     assert "bench-time-shuffled" in collected["missing"]
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")

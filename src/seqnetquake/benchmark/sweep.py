@@ -147,8 +147,11 @@ def collect(cfg: Config, out: Path = SWEEP_FILE, log_mlflow: bool = True) -> dic
             sweep["missing"].append(name)
             continue
         details = json.loads(text)
-        sweep["variants"][name] = {"ref": ref, "overrides": variants(cfg)[name],
-                                   "run": details["run"],
+        overrides = variants(cfg)[name]
+        run = details["run"]
+        # details written before runs recorded their channels: the variant's own override
+        run.setdefault("channels", list(overrides.get("windows.features", cfg.windows.features)))
+        sweep["variants"][name] = {"ref": ref, "overrides": overrides, "run": run,
                                    "seconds": stage_seconds(cfg, name) if log_mlflow else {}}
     write_json(sweep, out)
     print_timings(sweep)
