@@ -49,6 +49,7 @@ from seqnetquake.metrics import (
     without_nan,
 )
 from seqnetquake.paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE2_RANGE
+from seqnetquake.paths import LAYOUT
 from seqnetquake.predictions import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
 
 PLOT_DIRS = ("figures", "confusion", "roc")  # under reports/plots/, one DVC output each
@@ -231,8 +232,8 @@ def evaluate_model(pred: Predictions, slug: str, title: str,
     return metrics
 
 
-def run_stage(cfg: Config, models_dir: str | Path = "models",
-              reports_dir: str | Path = "reports") -> dict[str, Any]:
+def run_stage(cfg: Config, models_dir: str | Path = LAYOUT.models_dir,
+              reports_dir: str | Path = LAYOUT.reports_dir) -> dict[str, Any]:
     """Evaluate every trained model; write metrics.json, plots and tables; log one MLflow run."""
     models_dir, reports_dir = Path(models_dir), Path(reports_dir)
     found = stage_predictions(models_dir)

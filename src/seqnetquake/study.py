@@ -36,6 +36,7 @@ from seqnetquake.errors import InputError
 from seqnetquake.fileio import atomic_path, write_json
 from seqnetquake.metrics import event_bootstrap, format_ci, json_safe, without_nan
 from seqnetquake.paper import PAPER_TABLE2
+from seqnetquake.paths import LAYOUT
 from seqnetquake.predictions import BASELINE_NAMES, Predictions
 from seqnetquake.windowset import load_windows
 
@@ -403,9 +404,10 @@ def collect_timing(models_dir: Path, datasets: list[str]) -> dict[str, Any]:
     return timing
 
 
-def run_report(cfg: Config, *, models_dir: str | Path = "models",
-               data_dir: str | Path = "data/processed", reports_dir: str | Path = "reports",
-               ceilings: str | Path | None = "reports/study_ceilings.json",
+def run_report(cfg: Config, *, models_dir: str | Path = LAYOUT.models_dir,
+               data_dir: str | Path = LAYOUT.processed_dir,
+               reports_dir: str | Path = LAYOUT.reports_dir,
+               ceilings: str | Path | None = LAYOUT.study_ceilings,
                catalog: str | Path | None = None) -> dict[str, Any]:
     """The ``study`` stage: study.json, study.md, the sweep and Molchan figures, one run."""
     import mlflow  # deferred: heavy
@@ -423,8 +425,7 @@ def run_report(cfg: Config, *, models_dir: str | Path = "models",
     alarms_summary, curves = None, {}
     target = cfg.train.target_dataset
     satellite = cfg.datasets[target].satellite
-    catalog_path = (Path(catalog) if catalog
-                    else Path("data/interim") / f"catalog_{satellite}.parquet")
+    catalog_path = Path(catalog) if catalog else LAYOUT.catalog(satellite)
     if transfer is not None:
         test = load_windows(data_dir / target / TEST_WINDOWS_FILE, channels=cfg.windows.features)
         if len(transfer.y) != len(test) or not np.array_equal(

@@ -20,11 +20,12 @@ from pathlib import Path
 from seqnetquake import train, tuning
 from seqnetquake.config import Config
 from seqnetquake.fileio import write_json
+from seqnetquake.paths import LAYOUT
 from seqnetquake.train import SEQNETQUAKE
 
 
-def train_dataset(cfg: Config, dataset: str, *, data_dir: str | Path = "data/processed",
-                  models_dir: str | Path = "models") -> dict[str, dict[str, float]]:
+def train_dataset(cfg: Config, dataset: str, *, data_dir: str | Path = LAYOUT.processed_dir,
+                  models_dir: str | Path = LAYOUT.models_dir) -> dict[str, dict[str, float]]:
     """Train the study's models on ``dataset`` into ``models/study/<dataset>/<model>/``.
 
     Returns (and writes to ``timing.json``) the seconds each model spent tuning and training.

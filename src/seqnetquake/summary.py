@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from seqnetquake.config import Config
+from seqnetquake.paths import Layout
 from seqnetquake.windows import windows_table
 
 # Xiong et al. 2021 (PAPER_NOTES): mainshocks after declustering, M >= 4.8.
@@ -42,7 +43,8 @@ def catalog_table(cfg: Config, reports: Path) -> str:
 
 
 def render(cfg: Config, root: Path) -> str:
-    reports = root / "reports"
+    layout = Layout(root)
+    reports = layout.reports_dir
     data = "SIMULATED Ne/Te" if cfg.data_kind == "simulated" else "REAL satellite files"
     parts = [
         f"# seqnetquake results on {data}",
@@ -57,7 +59,7 @@ def render(cfg: Config, root: Path) -> str:
         parts += [
             "",
             "## Windows per class and split",
-            windows_table(root / "data/processed", cfg.datasets),
+            windows_table(layout.processed_dir, cfg.datasets),
         ]
     except (OSError, ValueError) as exc:
         parts += ["", f"(windows table unavailable: {exc})"]
