@@ -56,11 +56,7 @@ BACKGROUND_SCHEMA = MappingProxyType({
 })
 BACKGROUND_COLUMNS = tuple(BACKGROUND_SCHEMA)
 
-# ``{train,test}.npz`` arrays (windowset.WindowSet).
-WINDOWS_SCHEMA = MappingProxyType({
-    "X": "float32", "channels": "str", "y": "int64", "event_id": "str",
-    "t0": "datetime64[ns]", "lat": "float64", "lon": "float64", "half_orbit_id": "int64",
-})
+# ``{train,test}.npz`` arrays: the fields of windowset.WindowSet, which load_windows checks.
 # Class probabilities, in class order 0, 1, 2 (scoring output, serving).
 PROBA_COLUMNS = ("p_non_seismic", "p_seismic", "p_storm")
 

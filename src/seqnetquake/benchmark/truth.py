@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqnetquake.contracts import TRUTH_EVENTS_FILE, TRUTH_FILE
+from seqnetquake.contracts import TRUTH_FILE
 from seqnetquake.errors import InputError
 from seqnetquake.geo import to_ns
 
-# The columns of each table the benchmark reads (contracts.TRUTH_COLUMNS, TRUTH_EVENT_COLUMNS).
+# The truth columns the benchmark reads (of contracts.TRUTH_COLUMNS).
 JOIN_COLUMNS = ("time", "half_orbit_id", "event_id", "delta_ne_rel")
-EVENT_COLUMNS = ("event_id", "injected", "amplitude_ne_rel")
 
 
 def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -43,11 +42,6 @@ def read_truth(raw_dir: str | Path) -> pd.DataFrame:
     if len(bad):
         raise InputError(path, "delta_ne_rel", "not finite", int(bad[0]))
     return truth.sort_values("time", kind="stable").reset_index(drop=True)
-
-
-def read_truth_events(raw_dir: str | Path) -> pd.DataFrame:
-    """``truth_events.parquet``: one row per shock that could reach the simulated period."""
-    return _read_table(Path(raw_dir) / TRUTH_EVENTS_FILE, EVENT_COLUMNS)
 
 
 @dataclass(frozen=True)
