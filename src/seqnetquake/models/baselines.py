@@ -30,9 +30,13 @@ from seqnetquake.models.seqnetquake import (
     ACTIVATIONS,
     AUTHORS_BATCHES,
     AUTHORS_EPOCHS,
+    AUTHORS_FILTERS,
     AUTHORS_UNITS,
     BATCHES,
     DROPOUTS,
+    FILTERS,
+    OUR_ACTIVATIONS,
+    OUR_DROPOUTS,
     UNITS,
     conv_stack,
     head,
@@ -61,12 +65,15 @@ def _sklearn(name: str, make: Any) -> Any:
 
 
 def _authors(space: dict[str, Any], layers: dict[str, list[int]]) -> dict[str, Any]:
-    """The authors' space from ours: their units, layer counts and batch sizes, and a
-    searched, fixed epoch count instead of early stopping."""
+    """The authors' space from ours: their units, filters, activations, dropouts, layer counts
+    and batch sizes, and a searched, fixed epoch count instead of early stopping."""
     authors = {**space, **{k: hp.choice(k, v) for k, v in layers.items()}}
-    for key in ("lstm_units", "fc_units", "dnn_units"):
+    theirs = {"lstm_units": AUTHORS_UNITS, "fc_units": AUTHORS_UNITS, "dnn_units": AUTHORS_UNITS,
+              "cnn_filters": AUTHORS_FILTERS, "cnn_activation": ACTIVATIONS,
+              "fc_activation": ACTIVATIONS, "dropout": DROPOUTS}
+    for key, values in theirs.items():
         if key in space:
-            authors[key] = hp.choice(key, AUTHORS_UNITS)
+            authors[key] = hp.choice(key, values)
     authors["batch_size"] = hp.choice("batch_size", AUTHORS_BATCHES)
     authors["nb_epochs"] = hp.choice("nb_epochs", AUTHORS_EPOCHS)
     return authors
@@ -84,13 +91,13 @@ def cnn_body(x: Any, hyperparams: dict[str, Any]) -> Any:
 CNN_SPACE: dict[str, Any] = {
     "padding": "same",
     "cnn_layers": hp.choice("cnn_layers", [2, 3, 4]),
-    "cnn_filters": hp.choice("cnn_filters", [2, 3, 4]),
+    "cnn_filters": hp.choice("cnn_filters", FILTERS),
     "cnn_kernel": hp.choice("cnn_kernel", [2, 3]),
-    "cnn_activation": hp.choice("cnn_activation", ACTIVATIONS),
+    "cnn_activation": hp.choice("cnn_activation", OUR_ACTIVATIONS),
     "fc_layers": hp.choice("fc_layers", [2, 3, 4]),
     "fc_units": hp.choice("fc_units", UNITS),
-    "fc_activation": hp.choice("fc_activation", ACTIVATIONS),
-    "dropout": hp.choice("dropout", DROPOUTS),
+    "fc_activation": hp.choice("fc_activation", OUR_ACTIVATIONS),
+    "dropout": hp.choice("dropout", OUR_DROPOUTS),
     "batch_size": hp.choice("batch_size", BATCHES),
 }
 CNN_AUTHORS_SPACE = {
