@@ -35,10 +35,10 @@ AUTHORS_EPOCHS = [10, 50, 100]
 # loss of validation skill.
 UNITS = [16, 32, 64, 128]
 BATCHES = [64, 128, 256]
-# Ours (docs/tuning.md, "Constant predictors"): 2-4 filters, sigmoid activations and dropout
-# 0.75 made 7 of 10 random SeqNetQuake draws a constant predictor (softmax of the class
-# prior, validation F1 0.31) within early stopping's patience; 8-32 filters, relu/tanh and
-# dropout 0.1-0.5 made 1 of 10.
+# Ours (docs/tuning.md, "Constant predictors", benchmarks/bench_space.py): with the authors'
+# 2-4 filters, sigmoid activations and dropout up to 0.75 most random SeqNetQuake draws train
+# into a constant predictor (the class prior) within early stopping's patience; 8-32 filters,
+# relu/tanh and dropout 0.1-0.5 rarely do.
 FILTERS = [8, 16, 32]
 OUR_ACTIVATIONS = ["relu", "tanh"]
 OUR_DROPOUTS = [0.1, 0.25, 0.5]
