@@ -58,11 +58,11 @@ def main() -> None:
         clf = MODELS["seqnetquake"].build(params, train.T, train.F)
         result = clf.fit(fit, val, max_epochs=cfg.tuning.max_epochs,
                          patience=cfg.tuning.patience, seed=cfg.tuning.seed)
-        val_m = class_metrics(val.y, clf.predict_proba(val.X).argmax(1))
+        val_pred = clf.predict_proba(val.X).argmax(1)
+        val_m = class_metrics(val.y, val_pred)
         proba = clf.predict_proba(test.X)
         test_m = class_metrics(test.y, proba.argmax(1))
-        flat = len(np.unique(proba.argmax(1))) == 1 and len(np.unique(
-            clf.predict_proba(val.X).argmax(1))) == 1
+        flat = len(np.unique(proba.argmax(1))) == 1 and len(np.unique(val_pred)) == 1
         constant += flat
         test_mcc.append(test_m["mcc"])
         print(f"draw {i}: {result.epochs} epochs, validation F1 {val_m['f1_weighted']:.3f} "

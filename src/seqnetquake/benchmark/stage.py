@@ -304,6 +304,8 @@ def raw_channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[s
     """benchmark.md: the same models on raw channels next to this run's residual channels, at
     the raw scales this run or the sweep also has; nothing when no raw variant was collected."""
     raw = summary.get("raw_channels", {}).get("models", {})
+    if not raw:
+        return []
     rows = []
     for key in ordered({k: None for k in raw if k in summary["models"]}):
         residual = summary["models"][key]["scales"]
@@ -313,8 +315,6 @@ def raw_channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[s
             a, b = residual[scale], raw[key]["scales"][scale]
             rows.append(f"| {display_name(key)} | {scale} | {_ci(a)} | {_ci(b)} | "
                         f"{_fmt(a['recall_at_far'])} | {_fmt(b['recall_at_far'])} |")
-    if not raw:
-        return []
     return ["", "## Raw channels (the paper's input) vs residual channels", "",
             "The same models trained on the raw channels "
             f"(`{', '.join(summary['raw_channels']['channels'])}`, experiments "

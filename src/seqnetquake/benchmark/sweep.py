@@ -40,6 +40,11 @@ SWEEP_FILE = Path("reports/benchmark_sweep.json")
 DETAILS = "reports/benchmark_details.json"
 
 
+def name_key(scale: float) -> str:
+    """An amplitude scale in an experiment name: 0.5 -> 0p5 (no dots in git refs' names)."""
+    return scale_key(scale).replace(".", "p")
+
+
 def variants(cfg: Config) -> dict[str, dict[str, Any]]:
     """Experiment name -> the ``-S`` overrides of that variant."""
     out: dict[str, dict[str, Any]] = {}
@@ -47,7 +52,7 @@ def variants(cfg: Config) -> dict[str, dict[str, Any]]:
     for scale in cfg.benchmark.amplitude_scales:
         if float(scale) == this_scale:
             continue  # this run
-        out[f"{PREFIX}scale-{scale_key(scale).replace('.', 'p')}"] = {
+        out[f"{PREFIX}scale-{name_key(scale)}"] = {
             "simulate.precursor.amplitude_scale": float(scale)}
     out[f"{PREFIX}location-matched"] = {"catalog.artificial.mode": "location_matched"}
     out[f"{PREFIX}time-shuffled"] = {"catalog.shuffle.mode": "time_shuffled"}
@@ -56,7 +61,7 @@ def variants(cfg: Config) -> dict[str, dict[str, Any]]:
             overrides: dict[str, Any] = {"windows.features": list(RAW_CHANNELS)}
             if float(scale) != this_scale:
                 overrides["simulate.precursor.amplitude_scale"] = float(scale)
-            out[f"{PREFIX}raw-scale-{scale_key(scale).replace('.', 'p')}"] = overrides
+            out[f"{PREFIX}raw-scale-{name_key(scale)}"] = overrides
     return out
 
 
