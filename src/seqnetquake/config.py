@@ -287,6 +287,8 @@ class SparkConfig(_Section):
 # before any stage starts a run or writes a file.
 class TuningConfig(_Section):
     max_evals: int = Field(default=3, ge=1)
+    # A larger budget for some models (model -> trials); the others take max_evals.
+    max_evals_by_model: dict[str, int] = Field(default_factory=dict)
     seed: int = 50
     validation_fraction: float = Field(default=0.2, gt=0, lt=1)
     # The fit/validation cut's gap in days; None: windows.split_gap_days (see params.yaml).
@@ -302,6 +304,18 @@ class TuningConfig(_Section):
     models: list[str] = Field(
         default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm", "classical"]
     )
+
+    @field_validator("max_evals_by_model")
+    @classmethod
+    def _positive_budgets(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v < 1}
+        if bad:
+            raise ValueError(f"every budget must be at least 1 trial; got {bad}")
+        return value
+
+    def evals_for(self, model: str) -> int:
+        """The trial budget of ``model``'s search."""
+        return self.max_evals_by_model.get(model, self.max_evals)
 
 
 class TrainConfig(_Section):

@@ -64,7 +64,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
             spec,
             data.train,
             data.val,
-            max_evals=cfg.tuning.max_evals,
+            max_evals=cfg.tuning.evals_for(model),
             seed=cfg.tuning.seed,
             max_epochs=cfg.tuning.max_epochs,
             patience=cfg.tuning.patience,
@@ -76,7 +76,7 @@ def run_stage(cfg: Config, model: str, dataset_dir: Path, out_dir: Path) -> None
             spark=cfg.tuning.spark,
             trial_tags={**tracking.base_tags(cfg, "tune"), "dataset": data.dataset_dir.name},
         )
-        log_result(cfg, result)
+        log_result(cfg, model, result)
     write_outputs(cfg, model, data, state, parent_id, result)
 
 
@@ -135,13 +135,13 @@ def parent_run(cfg: Config, state: SearchState, model: str, data: TuneData) -> I
         yield run.info.run_id
 
 
-def log_result(cfg: Config, result: SearchResult) -> None:
+def log_result(cfg: Config, model: str, result: SearchResult) -> None:
     """The search's outcome on the active parent run."""
     import mlflow  # deferred: heavy
 
     mlflow.log_metrics(
         {"best_loss": result.best_loss, "n_trials": result.n_trials,
-         "max_evals": cfg.tuning.max_evals}
+         "max_evals": cfg.tuning.evals_for(model)}
     )
     mlflow.log_dict(result.best_params, BEST_PARAMS_FILE)
 
@@ -160,7 +160,7 @@ def write_outputs(cfg: Config, model: str, data: TuneData, state: SearchState, p
             "parent_run_id": parent_id,
             "n_trials": result.n_trials,
             "n_new_trials": result.n_new,
-            "max_evals": cfg.tuning.max_evals,
+            "max_evals": cfg.tuning.evals_for(model),
             "stopped_without_progress": no_progress(result.trials, cfg.tuning.no_progress_evals),
             "best_loss": result.best_loss,
             "best_val_f1_weighted": -result.best_loss,
