@@ -37,7 +37,7 @@ summary: install
 	@echo "MLflow UI:  make ui   (then open http://127.0.0.1:5000)"
 
 ## benchmark: amplitude sweep {0, 0.5, 2, 4} and control twins as DVC experiments, collected
-## into reports/benchmark.json (docs/benchmark.md; ~60 min on 2 idle cores after `make demo`)
+## into reports/benchmark.json (docs/benchmark.md; ~1.5 h on 2 cores after `make demo`)
 benchmark: install
 	$(BIN)/seqnetquake benchmark sweep
 	$(BIN)/seqnetquake benchmark readme

@@ -15,6 +15,7 @@ from seqnetquake.fileio import atomic_path
 
 def test_params_build_typed_config(cfg):
     assert cfg.catalog.min_magnitude == 5.0
+    assert cfg.tuning.evals_for("seqnetquake") == 20 and cfg.tuning.evals_for("rf") == 3
     assert sorted(cfg.datasets) == [f"{i:02d}" for i in range(1, 12)]
     assert cfg.datasets["07"].radius == "dobrovolsky" and cfg.datasets["03"].radius == 3.0
     assert cfg.datasets["11"].satellite == "demeter"
@@ -31,6 +32,11 @@ def test_unknown_or_bad_keys_fail_loudly(tmp_path, repo_root):
     raw["datasets"]["07"]["radius"] = "dobrovolski"
     bad.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="datasets.07.radius"):
+        load_config(bad)
+    raw["datasets"]["07"]["radius"] = "dobrovolsky"
+    raw["tuning"]["max_evals_by_model"] = {"seqnetquake": 0}
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="tuning.max_evals_by_model"):
         load_config(bad)
 
 

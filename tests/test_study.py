@@ -173,7 +173,8 @@ def test_study_train_trains_each_model_on_its_dataset(tmp_path, cfg, monkeypatch
     cfg = cfg.model_copy(update={
         "study": cfg.study.model_copy(update={"hyperparameters": mode, "baselines": ["rf"]}),
         "train": cfg.train.model_copy(update={"max_epochs": 2, "patience": 1}),
-        "tuning": cfg.tuning.model_copy(update={"max_evals": 1, "max_epochs": 1}),
+        "tuning": cfg.tuning.model_copy(update={"max_evals": 1, "max_evals_by_model": {},
+                                                "max_epochs": 1}),
     })
     timing = study_train.train_dataset(cfg, "04", data_dir=data, models_dir=tmp_path / "models")
     out = tmp_path / "models" / "study" / "04"

@@ -10,7 +10,7 @@ The model says what it needs: T, channel names and the half-orbit it was trained
 MLflow metadata (``serving.log_classifier``). The pyfunc checks the windows again before
 predicting, so nothing outside the instrument ranges becomes a probability.
 
-Residual channels (``ne_z``, ``te_z``, ``ne_resid``, ``te_resid``: the embedded default) are
+Residual channels (``ne_resid``, ``te_resid``: the embedded default; ``ne_z``, ``te_z``) are
 computed here from raw values, as the background stage does, so users still pass raw files:
 each new sample's reference is :func:`background.compute_reference` over the quiet samples of
 the previous ``background.days`` whole days, taken from a track history (the project's

@@ -1,10 +1,11 @@
 """Serving: the pyfunc face of a trained classifier, logging it to MLflow, scoring with it.
 
 Registered models take windows exactly as stored in the npz files (float32 N x T x F in the
-channels ``windows.features`` names: residual z-scores ``ne_z``, ``te_z`` in the embedded
-default, unscaled Ne cm^-3 and Te K for the paper's raw ``ne_cm3``, ``te_k``) and return class
-probabilities (N x 3): the classifier's scaling is inside it (``seqnetquake.models``), and
-the package's code travels with the model (``code_paths``), so
+channels ``windows.features`` names: log ratios ``ne_resid``, ``te_resid`` to the quiet-time
+reference in the embedded default, unscaled Ne cm^-3 and Te K for the paper's raw
+``ne_cm3``, ``te_k``) and return class probabilities (N x 3): the classifier's scaling is
+inside it (``seqnetquake.models``), and the package's code travels with the model
+(``code_paths``), so
 ``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs nothing else.
 The model is logged from code: MLflow runs ``pyfunc_model.py`` (which sets
 :class:`ClassifierModel`) at load time. Registration and the champion alias:

@@ -228,6 +228,7 @@ def test_cli_tune(cfg, mlflow_uri, tmp_path, repo_root):
 
     raw = yaml.safe_load((repo_root / "params.yaml").read_text())
     raw["tuning"]["max_evals"] = 1
+    raw["tuning"]["max_evals_by_model"] = {"rf": 2}  # a model's own budget wins
     raw["mlflow"]["experiment"] = "tune-test"
     raw["windows"]["features"] = ["ne_cm3", "te_k"]  # the fixtures hold raw-channel windows
     params = tmp_path / "params.yaml"
@@ -238,7 +239,8 @@ def test_cli_tune(cfg, mlflow_uri, tmp_path, repo_root):
             str(params)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "search.json").read_text())["n_trials"] == 1
+    summary = json.loads((out / "search.json").read_text())
+    assert summary["n_trials"] == 2 and summary["max_evals"] == 2
     bad = CliRunner().invoke(app, ["tune", "svm", "--params", str(params)])
     assert bad.exit_code == 2 and "seqnetquake, gbm" in bad.output
 
