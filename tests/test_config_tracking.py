@@ -36,7 +36,11 @@ def test_unknown_or_bad_keys_fail_loudly(tmp_path, repo_root):
     raw["datasets"]["07"]["radius"] = "dobrovolsky"
     raw["tuning"]["max_evals_by_model"] = {"seqnetquake": 0}
     bad.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match="tuning.max_evals_by_model"):
+    with pytest.raises(ConfigError, match="tuning.*max_evals_by_model"):
+        load_config(bad)
+    raw["tuning"]["max_evals_by_model"] = {"seqnetqauke": 20}
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="seqnetqauke not among tuning.models"):
         load_config(bad)
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from seqnetquake.paths import LAYOUT
 
@@ -305,13 +312,18 @@ class TuningConfig(_Section):
         default_factory=lambda: ["seqnetquake", "gbm", "dnn", "rf", "cnn", "lstm", "classical"]
     )
 
-    @field_validator("max_evals_by_model")
-    @classmethod
-    def _positive_budgets(cls, value: dict[str, int]) -> dict[str, int]:
-        bad = {k: v for k, v in value.items() if v < 1}
+    @model_validator(mode="after")
+    def _known_budgets(self) -> TuningConfig:
+        """A budget below 1, or for a model that is not tuned (a typo), is refused."""
+        bad = {k: v for k, v in self.max_evals_by_model.items() if v < 1}
+        unknown = sorted(set(self.max_evals_by_model) - set(self.models))
         if bad:
-            raise ValueError(f"every budget must be at least 1 trial; got {bad}")
-        return value
+            raise ValueError(f"max_evals_by_model: every budget must be at least 1 trial; "
+                             f"got {bad}")
+        if unknown:
+            raise ValueError(f"max_evals_by_model: {', '.join(unknown)} not among tuning.models "
+                             f"({', '.join(self.models)})")
+        return self
 
     def evals_for(self, model: str) -> int:
         """The trial budget of ``model``'s search."""
