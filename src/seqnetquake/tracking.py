@@ -62,21 +62,38 @@ def configure(cfg: Config) -> str:
         if uri.startswith("sqlite:///"):
             location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
         try:
+            # The kind tag goes in with the experiment, so no second writer has to add it.
             experiment_id = mlflow.create_experiment(
-                cfg.mlflow.experiment, artifact_location=location
+                cfg.mlflow.experiment, artifact_location=location,
+                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
             )
-        except mlflow.exceptions.MlflowException as exc:
-            # Another writer (a concurrent search against the same server) created it first.
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+        except mlflow.exceptions.MlflowException:
+            # Another writer (a concurrent search against the same server) created it first;
+            # a PostgreSQL store may say so as a key violation rather than ALREADY_EXISTS.
+            if mlflow.get_experiment_by_name(cfg.mlflow.experiment) is None:
                 raise
-            experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
-            experiment_id = experiment.experiment_id
-    if (experiment is None or experiment.tags.get(EXPERIMENT_KIND_TAG) is None):
-        # MLflow 3's UI opens an experiment without this tag in its GenAI view.
-        mlflow.MlflowClient().set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG,
-                                                 EXPERIMENT_KIND)
+        experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+        experiment_id = experiment.experiment_id
+    if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
+        _tag_kind(experiment_id)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def _tag_kind(experiment_id: str) -> None:
+    """MLflow 3's UI opens an experiment without this tag in its GenAI view.
+
+    Two writers may both find the tag missing (an experiment made by another tool); on a
+    PostgreSQL store the second insert fails on the key, which is harmless once it is there.
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    try:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    except mlflow.exceptions.MlflowException:
+        if client.get_experiment(experiment_id).tags.get(EXPERIMENT_KIND_TAG) is None:
+            raise
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
