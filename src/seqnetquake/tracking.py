@@ -54,9 +54,7 @@ def configure(cfg: Config) -> str:
     uri = tracking_uri(cfg)
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
-    if experiment is not None:
-        experiment_id = experiment.experiment_id
-    else:
+    if experiment is None:
         # A local store keeps artifacts beside the database, not in whatever the cwd is.
         location = None
         if uri.startswith("sqlite:///"):
@@ -70,12 +68,13 @@ def configure(cfg: Config) -> str:
         except mlflow.exceptions.MlflowException:
             # Another writer (a concurrent search against the same server) created it first;
             # a PostgreSQL store may say so as a key violation rather than ALREADY_EXISTS.
-            if mlflow.get_experiment_by_name(cfg.mlflow.experiment) is None:
+            experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+            if experiment is None:
                 raise
-        experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+    if experiment is not None:
         experiment_id = experiment.experiment_id
-    if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
-        _tag_kind(experiment_id)
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
+            _tag_kind(experiment_id)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
