@@ -181,6 +181,29 @@ def test_event_weighted_gives_each_event_equal_weight():
     assert event_bootstrap(y, pred, events, n_samples=10, event_weighted=True)["accuracy"] == 0.5
 
 
+def test_paired_bootstrap_sees_a_win_that_two_intervals_hide():
+    # Events differ a lot in difficulty (wide separate intervals); a fixes some of b's errors
+    # in every event, so a beats b in nearly every resample of the events.
+    rng = np.random.default_rng(1)
+    events = np.repeat(np.arange(40).astype(str), 12)
+    y = rng.integers(0, 3, events.size)
+    hit = rng.random(events.size) < np.repeat(rng.uniform(0.1, 0.9, 40), 12)
+    pred_b = np.where(hit, y, (y + 1) % 3)
+    pred_a = np.where(~hit & (rng.random(events.size) < 0.3), y, pred_b)
+    a = event_bootstrap(y, pred_a, events, n_samples=500, seed=0)
+    b = event_bootstrap(y, pred_b, events, n_samples=500, seed=0)
+    assert a["mcc_ci_low"] < b["mcc_ci_high"]  # the two intervals overlap ...
+    got = sm.paired_event_bootstrap(y, pred_a, pred_b, events, n_samples=500, seed=0)
+    assert got["mcc_diff"] == pytest.approx(
+        matthews_corrcoef(y, pred_a) - matthews_corrcoef(y, pred_b))
+    assert 0 < got["mcc_diff_ci_low"] < got["mcc_diff"] < got["mcc_diff_ci_high"]  # ... not this
+    assert got["share_above_0"] > 0.97 and got["n_events"] == 40
+    assert got == sm.paired_event_bootstrap(y, pred_a, pred_b, events, n_samples=500, seed=0)
+    same = sm.paired_event_bootstrap(y, pred_b, pred_b, events, n_samples=200, seed=0)
+    assert (same["mcc_diff"], same["mcc_diff_ci_low"], same["mcc_diff_ci_high"],
+            same["share_above_0"]) == (0.0, 0.0, 0.0, 0.0)
+
+
 # --------------------------------------------------------------------------- JSON
 def test_json_safe_nan_numpy_and_nesting():
     value = {"a": float("nan"), "b": [np.float32(0.5), np.inf, (np.int64(3), np.bool_(True))],

@@ -5,6 +5,7 @@ ceiling, detection efficiency and A50, the time-shuffled null, and a small profi
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 from pathlib import Path
 
@@ -259,7 +260,7 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
         assert "a50" in m
     details = json.loads((reports / "benchmark_details.json").read_text())["run"]
     assert details["channels"] == ["ne_cm3", "te_k"]
-    assert saved["raw_channels"] == {"channels": ["ne_cm3", "te_k"], "models": {}}
+    assert saved["raw_channels"] == {"channels": ["ne_cm3", "te_k"], "models": {}, "paired": {}}
     # the detector finds the strong injections, the blind model only its false-alarm share
     assert details["models"]["transfer"]["recall_at_far"] > 0.6
     assert details["models"]["direct"]["recall_at_far"] < 0.35
@@ -345,6 +346,12 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
            "models": {"rf": {"mcc": 0.01, "mcc_ci_low": -0.1, "mcc_ci_high": 0.1,
                              "recall_at_far": 0.1, "far_test": 0.1, "a50": None}}}
     (tmp_path / sweep.DETAILS).write_text(json.dumps({"run": run}))
+    table = tmp_path / sweep.WINDOWS / "windows_07_test.parquet"
+    table.parent.mkdir()
+    windows = pd.DataFrame({"t0": pd.to_datetime(["2019-01-01", "2019-01-02"]),
+                            "half_orbit_id": [1, 2], "event_id": [5, 6], "y": [0, 1],
+                            "pred_rf": [0, 0]})
+    windows.to_parquet(table, index=False)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "exp"], check=True)
     subprocess.run(["git", "update-ref", "refs/exps/ab/cdef/bench-scale-0", "HEAD"], check=True)
@@ -359,6 +366,18 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     assert collected["variants"]["bench-scale-0"]["run"] == expected
     assert "simulate" in collected["variants"]["bench-scale-0"]["seconds"]
     assert "bench-time-shuffled" in collected["missing"]
+    # the variant's test windows are copied beside the sweep file, pinned by their md5
+    copied = tmp_path / "sweep" / "bench-scale-0" / "windows_07_test.parquet"
+    assert copied.read_bytes() == table.read_bytes()
+    assert collected["variants"]["bench-scale-0"]["window_tables"] == {
+        "windows_07_test.parquet": hashlib.md5(table.read_bytes()).hexdigest()}
+    from seqnetquake.benchmark import stage
+
+    loaded = stage.read_sweep(tmp_path / "sweep.json")["variants"]["bench-scale-0"]["run"]
+    pd.testing.assert_frame_equal(loaded["_windows"]["07"], windows)
+    copied.write_bytes(copied.read_bytes()[:-8])  # truncated after collect
+    with pytest.raises(InputError, match=r"bench-scale-0/windows_07_test\.parquet: md5: "):
+        stage.read_sweep(tmp_path / "sweep.json")
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     parent = [r for r in runs if r.info.run_name == "benchmark-sweep"]
     nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent[0].info.run_id]
@@ -457,17 +476,61 @@ def test_raw_channel_variants_are_reported_apart_from_the_sweep():
     assert list(raw_tl) == ["0", "1", "4"]
     assert raw_tl["1"] == pytest.approx({"mcc": -0.02, "mcc_ci_low": -0.12,
                                          "mcc_ci_high": 0.08, "recall_at_far": 0.1})
-    assert without["raw_channels"] == {"channels": raw, "models": {}}
+    assert without["raw_channels"] == {"channels": raw, "models": {}, "paired": {}}
+    assert summary["raw_channels"]["paired"] == {}  # no window tables collected
     assert not any("0.400" in f for f in stage.flags(summary, run, sweep))  # not a twin
 
     lines = stage.raw_channels_section(summary, run)
     assert "## Raw channels (the paper's input) vs residual channels" in lines
-    assert ("| model | scale | MCC [CI] residual | MCC [CI] raw | recall@FAR residual | "
-            "recall@FAR raw |") in lines
+    assert ("| model | scale | MCC [CI] residual | MCC [CI] raw | Δ MCC [CI], paired | "
+            "P(Δ > 0) | recall@FAR residual | recall@FAR raw |") in lines
     rows = [line for line in lines if line.startswith("| SeqNetQuake-TL |")]
     assert len(rows) == 3 and rows[1].startswith("| SeqNetQuake-TL | 1 | ")
-    assert rows[1].endswith("| 0.60 | 0.10 |") and rows[2].endswith("| 0.90 | 0.20 |")
+    assert rows[1].endswith("| n/a | n/a | 0.60 | 0.10 |") and rows[2].endswith("| 0.90 | 0.20 |")
+    assert any(line.startswith("Paired differences n/a") for line in lines)
     assert stage.raw_channels_section(without, run) == []
     # a run already on raw channels keeps every variant in its own sweep
     on_raw = stage.summarise({**run, "channels": raw}, sweep)
     assert on_raw["raw_channels"]["models"] == {}
+
+
+def _fake_windows(y: np.ndarray, preds: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """A run's test-window table of dataset 07: 10 windows per event."""
+    n = len(y)
+    return {"07": pd.DataFrame({
+        "t0": pd.date_range("2019-01-01", periods=n, freq="h"), "half_orbit_id": np.arange(n),
+        "event_id": np.arange(n) // 10, "y": y, **{f"pred_{k}": v for k, v in preds.items()}})}
+
+
+def test_residual_and_raw_runs_are_compared_on_the_same_windows():
+    """With both runs' test windows, the difference is paired: the same events resampled."""
+    from seqnetquake.benchmark import stage
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    noisy = np.where(rng.random(400) < 0.3, 1 - y, y)  # right on 70 % of windows
+    blind = rng.integers(0, 2, 400)
+    raw = ["ne_cm3", "te_k"]
+    run = _fake_run(1.0, channels=["ne_z", "te_z"])
+    run["_windows"] = _fake_windows(y, {"transfer": noisy, "direct": blind})
+    raw_run = _fake_run(1.0, channels=raw)
+    raw_run["_windows"] = _fake_windows(y, {"transfer": blind, "direct": blind})
+    raw_4 = _fake_run(4.0, channels=raw)  # no residual run at scale 4 in this sweep
+    raw_4["_windows"] = raw_run["_windows"]
+    sweep = {"variants": {"bench-raw-scale-1": {"run": raw_run},
+                          "bench-raw-scale-4": {"run": raw_4}}}
+    paired = stage.summarise(run, sweep, n_samples=300, seed=1)["raw_channels"]["paired"]
+    assert set(paired) == {"transfer", "direct"} and set(paired["transfer"]) == {"1"}
+    tl = paired["transfer"]["1"]
+    assert tl["n_windows"] == 400 and tl["n_events"] == 40
+    assert tl["mcc_diff_ci_low"] > 0.2 and tl["share_above_0"] == 1.0
+    assert paired["direct"]["1"]["mcc_diff"] == 0.0  # the same predictions
+    summary = stage.summarise(run, sweep, n_samples=300, seed=1)
+    rows = [line for line in stage.raw_channels_section(summary, run)
+            if line.startswith("| SeqNetQuake-TL | 1 |")]
+    assert rows and "| 1.00 |" in rows[0]
+    # windows the two runs label differently are not the same catalogue: refused
+    relabelled = _fake_run(1.0, channels=raw)
+    relabelled["_windows"] = _fake_windows(1 - y, {"transfer": blind})
+    with pytest.raises(ValueError, match="dataset 07: the same test window has different"):
+        stage.summarise(run, {"variants": {"bench-raw-scale-1": {"run": relabelled}}})

@@ -3,13 +3,16 @@
 Reads the windows (``data/processed/<dataset>/``), every training stage's ``predictions.npz``
 and the injection truth beside the raw files; writes
 
-- ``reports/benchmark.json`` (DVC metrics): per dataset ``ceiling_mcc``; per model and
-  amplitude scale ``mcc``, ``mcc_ci_low``, ``mcc_ci_high``, ``recall_at_far``; per model
-  ``a50``; per twin (``zero_amplitude``, ``location_matched``, ``time_shuffled``) and model
-  ``mcc`` with its interval; ``raw_channels``: the same figures per model and scale of the
-  variants on the paper's raw channels (``ne_cm3``, ``te_k``), kept out of the sweep and the
-  twins. Scales other than this run's, the twins and the raw-channel variants come from the
-  sweep file (``reports/benchmark_sweep.json``, written by ``seqnetquake benchmark collect``);
+- ``reports/benchmark.json`` (DVC metrics): per dataset ``ceiling_mcc``; per model and amplitude
+  scale ``mcc``, ``mcc_ci_low``, ``mcc_ci_high``, ``recall_at_far``; per model ``a50``; per twin
+  (``zero_amplitude``, ``location_matched``, ``time_shuffled``) and model ``mcc`` with its interval;
+  ``raw_channels``: the same figures per model and scale of the variants on the paper's raw channels
+  (``ne_cm3``, ``te_k``), kept out of the sweep and the twins, and under ``raw_channels.paired`` per
+  model and scale the residual-minus-raw MCC on the same test windows (``mcc_diff`` with its
+  interval, ``share_above_0``, ``n_events``, ``n_windows``), events resampled together, from the
+  test-window tables collect copies into ``reports/benchmark_sweep/<variant>/`` (pinned by their md5
+  in the sweep file). Scales other than this run's, the twins and the raw-channel variants come from
+  the sweep file (``reports/benchmark_sweep.json``, written by ``seqnetquake benchmark collect``);
 - ``reports/benchmark_details.json``: this run's curves and counts (what the sweep collects);
 - ``reports/benchmark.md`` and ``reports/plots/benchmark/`` (figures, curve CSVs);
 - ``reports/benchmark/windows_<dataset>_<split>.parquet``: per test window its label, oracle
@@ -24,6 +27,7 @@ are checked against ``t0``/``y``. One MLflow run, tags ``data_kind``, ``amplitud
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -39,7 +43,13 @@ from seqnetquake.config import Config
 from seqnetquake.contracts import STAGE_METRICS_FILE
 from seqnetquake.errors import InputError
 from seqnetquake.fileio import atomic_path, write_json
-from seqnetquake.metrics import event_bootstrap, format_ci, json_safe, without_nan
+from seqnetquake.metrics import (
+    event_bootstrap,
+    format_ci,
+    json_safe,
+    paired_event_bootstrap,
+    without_nan,
+)
 from seqnetquake.predictions import BASELINE_NAMES, STAGE_MODELS, Predictions, stage_predictions
 from seqnetquake.windowcheck import PHYSICAL_CHANNELS
 from seqnetquake.windowset import WindowSet, fit_validation_split, load_dataset
@@ -49,6 +59,8 @@ TWIN_TOLERANCE = 0.05
 STAGE_ORDER = ("transfer", "direct", "base")  # a twin's MCC outside 0 +- this is flagged
 RAW_CHANNELS = tuple(PHYSICAL_CHANNELS)  # ne_cm3, te_k: the paper's input
 SCALE_FIGURES = ("mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far")  # per model and scale
+SWEEP_FILE = Path("reports/benchmark_sweep.json")  # written by `seqnetquake benchmark collect`
+WINDOW_KEYS = ["t0", "half_orbit_id", "event_id"]  # one test window, whatever run scored it
 SIMULATED_WARNING = (
     "**Simulated data.** Ne/Te here are simulated (docs/simulator.md): these figures say "
     "whether a model finds the perturbations the simulator injected, nothing about real "
@@ -188,7 +200,13 @@ def event_level(metrics_path: Path) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- merge with sweep
+def sweep_windows_dir(sweep_path: Path) -> Path:
+    """Where collect copies each variant's test-window tables: ``reports/benchmark_sweep/``."""
+    return Path(sweep_path).with_suffix("")
+
+
 def read_sweep(path: Path | None) -> dict[str, Any]:
+    """The collected sweep; each variant's test windows (when collected) as ``run._windows``."""
     if path is None or not Path(path).exists():
         return {"variants": {}}
     try:
@@ -197,16 +215,29 @@ def read_sweep(path: Path | None) -> dict[str, Any]:
         raise InputError(path, "file", f"not JSON: {exc}") from exc
     if not isinstance(sweep.get("variants"), dict):
         raise InputError(path, "variants", "expected an object of sweep variants")
+    for name, v in sweep["variants"].items():
+        tables = {}
+        for file, md5 in v.get("window_tables", {}).items():
+            table = sweep_windows_dir(Path(path)) / name / file
+            if not table.is_file() or hashlib.md5(table.read_bytes()).hexdigest() != md5:
+                raise InputError(table, "md5", f"missing or not the table {path} recorded: "
+                                 "re-run `seqnetquake benchmark collect`")
+            tables[file.split("_")[1]] = pd.read_parquet(table)  # windows_<ds>_test.parquet
+        if tables and "run" in v:
+            v["run"]["_windows"] = tables
     return sweep
 
 
-def summarise(run: dict[str, Any], sweep: dict[str, Any]) -> dict[str, Any]:
+def summarise(run: dict[str, Any], sweep: dict[str, Any], *, n_samples: int = 1000,
+              seed: int = 0) -> dict[str, Any]:
     """benchmark.json: this run plus every collected sweep variant (issue 9 schema); the
-    raw-channel variants under ``raw_channels`` only."""
+    raw-channel variants under ``raw_channels`` only (``n_samples``/``seed``: their paired
+    bootstrap)."""
     same, raw = split_sweep(run, sweep)
     runs = [run, *same]
     out: dict[str, Any] = {"far": run["far"], "datasets": {}, "models": {}, "twins": {},
-                           "ceiling_by_scale": {}, "raw_channels": raw_channels(raw)}
+                           "ceiling_by_scale": {},
+                           "raw_channels": raw_channels(raw, runs, n_samples, seed)}
     for ds, d in run["datasets"].items():
         out["datasets"][ds] = {k: d[k] for k in (
             "ceiling_mcc", "ceiling_mcc_ci_low", "ceiling_mcc_ci_high", "ceiling_f1_weighted",
@@ -231,16 +262,51 @@ def summarise(run: dict[str, Any], sweep: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def raw_channels(raw_runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """``raw_channels``: the channels, and per model and amplitude scale MCC [CI] and recall."""
+def raw_channels(raw_runs: list[dict[str, Any]], runs: list[dict[str, Any]] = (),
+                 n_samples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """``raw_channels``: the channels, per model and amplitude scale MCC [CI] and recall, and
+    ``paired``: residual minus raw MCC on the same test windows, from ``runs`` (this run's
+    channels) at each raw scale where both have their window tables."""
     channels = list(dict.fromkeys(c for r in raw_runs for c in r["channels"]))
-    out: dict[str, Any] = {"channels": channels or list(RAW_CHANNELS), "models": {}}
+    out: dict[str, Any] = {"channels": channels or list(RAW_CHANNELS), "models": {},
+                           "paired": {}}
+    residual = {scale_key(r["amplitude_scale"]): r.get("_windows") for r in runs
+                if r["controls"] in ("none", "zero_amplitude")}
     for r in raw_runs:
+        scale = scale_key(r["amplitude_scale"])
         for key, m in r["models"].items():
-            out["models"].setdefault(key, {"scales": {}})["scales"][
-                scale_key(r["amplitude_scale"])] = {k: m[k] for k in SCALE_FIGURES}
+            out["models"].setdefault(key, {"scales": {}})["scales"][scale] = {
+                k: m[k] for k in SCALE_FIGURES}
+        if residual.get(scale) and r.get("_windows"):
+            for key, diff in paired_difference(residual[scale], r["_windows"], n_samples,
+                                               seed).items():
+                out["paired"].setdefault(key, {})[scale] = diff
+    by_scale = lambda d: dict(sorted(d.items(), key=lambda kv: float(kv[0])))  # noqa: E731
     for entry in out["models"].values():
-        entry["scales"] = dict(sorted(entry["scales"].items(), key=lambda kv: float(kv[0])))
+        entry["scales"] = by_scale(entry["scales"])
+    out["paired"] = {key: by_scale(d) for key, d in out["paired"].items()}
+    return out
+
+
+def paired_difference(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame],
+                      n_samples: int, seed: int) -> dict[str, dict[str, float]]:
+    """Per model, MCC of run ``a`` minus run ``b`` on the test windows both scored (by
+    dataset), events resampled together (``metrics.paired_event_bootstrap``)."""
+    out: dict[str, dict[str, float]] = {}
+    for ds, frame_a in a.items():
+        if ds not in b:
+            continue
+        both = frame_a.merge(b[ds], on=WINDOW_KEYS, suffixes=("", "_b"))
+        if not (both["y"] == both["y_b"]).all():
+            raise ValueError(f"dataset {ds}: the same test window has different labels in the "
+                             "two runs (not the same catalogue)")
+        for col in frame_a.columns:
+            if col.startswith("pred_") and col in b[ds].columns:
+                diff = paired_event_bootstrap(both["y"].to_numpy(), both[col].to_numpy(),
+                                              both[f"{col}_b"].to_numpy(),
+                                              both["event_id"].to_numpy(),
+                                              n_samples=n_samples, seed=seed)
+                out[col.removeprefix("pred_")] = {**diff, "n_windows": len(both)}
     return out
 
 
@@ -278,6 +344,15 @@ def _ci(m: dict[str, Any] | None) -> str:
     return format_ci(m["mcc"], m["mcc_ci_low"], m["mcc_ci_high"])
 
 
+def _paired(d: dict[str, Any] | None) -> str:
+    """Two table cells: the paired difference [CI] and P(difference > 0)."""
+    if d is None:
+        return "n/a | n/a"
+    as_mcc = {"mcc": d["mcc_diff"], "mcc_ci_low": d["mcc_diff_ci_low"],
+              "mcc_ci_high": d["mcc_diff_ci_high"]}
+    return f"{_ci(as_mcc)} | {_fmt(d['share_above_0'])}"
+
+
 def ordered(models: dict[str, Any]) -> list[str]:
     """Headline models first (TL, DT, IT), then the baselines by name."""
     head = [k for k in STAGE_ORDER if k in models]
@@ -306,6 +381,7 @@ def raw_channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[s
     raw = summary.get("raw_channels", {}).get("models", {})
     if not raw:
         return []
+    paired = summary["raw_channels"].get("paired", {})
     rows = []
     for key in ordered({k: None for k in raw if k in summary["models"]}):
         residual = summary["models"][key]["scales"]
@@ -313,7 +389,8 @@ def raw_channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[s
             if scale not in residual:
                 continue
             a, b = residual[scale], raw[key]["scales"][scale]
-            rows.append(f"| {display_name(key)} | {scale} | {_ci(a)} | {_ci(b)} | "
+            d = paired.get(key, {}).get(scale)
+            rows.append(f"| {display_name(key)} | {scale} | {_ci(a)} | {_ci(b)} | {_paired(d)} | "
                         f"{_fmt(a['recall_at_far'])} | {_fmt(b['recall_at_far'])} |")
     return ["", "## Raw channels (the paper's input) vs residual channels", "",
             "The same models trained on the raw channels "
@@ -322,10 +399,17 @@ def raw_channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[s
             f"(`{', '.join(run.get('channels', ['?']))}`) at the same amplitude scales: window "
             f"MCC with event-bootstrap 95 % intervals, recall of injected windows at "
             f"{run['far']:.0%} false alarms. Kept out of the amplitude sweep, A50 and the "
-            "twins.", "",
-            "| model | scale | MCC [CI] residual | MCC [CI] raw | recall@FAR residual | "
-            "recall@FAR raw |", "|---|---|---|---|---|---|",
-            *(rows or ["| n/a | no residual run at the raw scales | | | | |"])]
+            "twins. Residual beats raw when the paired difference's interval (the same test "
+            "events resampled for both; two separate intervals overlap long before) lies above "
+            "0; P(Δ > 0) is the share of resamples in which it does.", "",
+            "| model | scale | MCC [CI] residual | MCC [CI] raw | Δ MCC [CI], paired | "
+            "P(Δ > 0) | recall@FAR residual | recall@FAR raw |",
+            "|---|---|---|---|---|---|---|---|",
+            *(rows or ["| n/a | no residual run at the raw scales | | | | | | |"]),
+            *([] if paired else [
+                "", "Paired differences n/a: this sweep file holds no test-window tables "
+                f"(`{sweep_windows_dir(SWEEP_FILE).as_posix()}/`, which `seqnetquake benchmark "
+                "collect` copies since they were added); re-run `make benchmark`."])]
 
 
 def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: list[str],
@@ -437,7 +521,7 @@ def plot_mcc_vs_scale(summary: dict[str, Any], path: Path) -> None:
 
 def run_stage(cfg: Config, models_dir: str | Path = "models",
               data_dir: str | Path = "data/processed", reports_dir: str | Path = "reports",
-              sweep_path: str | Path | None = "reports/benchmark_sweep.json",
+              sweep_path: str | Path | None = SWEEP_FILE,
               log_mlflow: bool = True) -> dict[str, Any]:
     """Benchmark every trained model of this run; write the reports; log one MLflow run."""
     models_dir, data_dir, reports_dir = Path(models_dir), Path(data_dir), Path(reports_dir)
@@ -453,7 +537,8 @@ def run_stage(cfg: Config, models_dir: str | Path = "models",
         return payload
     run = evaluate_run(cfg, models_dir, data_dir)
     sweep = read_sweep(Path(sweep_path) if sweep_path else None)
-    summary = summarise(run, sweep)
+    summary = summarise(run, sweep, n_samples=cfg.benchmark.bootstrap_samples,
+                        seed=cfg.benchmark.seed)
     flag_lines = flags(summary, run, sweep)
     payload = json_safe({"data_kind": cfg.data_kind, **summary}, skip_private=True)
     details = json_safe({"data_kind": cfg.data_kind, "run": run, "flags": flag_lines},

@@ -13,15 +13,17 @@ stages the variant does not change are reused):
   sweep (``stage.summarise``: ``raw_channels``); none when this run already uses them;
 
 runs the queue (``dvc exp run --run-all -j 1``), then ``collect`` reads each experiment's
-``reports/benchmark_details.json`` from its git ref, writes ``reports/benchmark_sweep.json``,
-logs one MLflow parent run with a nested run per variant (tags ``data_kind``,
-``amplitude_scale``, ``controls``), prints where the time went (per stage, from the MLflow
-runs each experiment logged), and ``dvc repro benchmark`` folds it into
-``reports/benchmark.json`` / ``benchmark.md``.
+``reports/benchmark_details.json`` from its git ref, writes ``reports/benchmark_sweep.json``
+and copies its test-window tables into ``reports/benchmark_sweep/<variant>/`` (the paired
+residual-vs-raw comparison reads them), logs one MLflow parent run with a nested run per
+variant (tags ``data_kind``, ``amplitude_scale``, ``controls``), prints where the time went
+(per stage, from the MLflow runs each experiment logged), and ``dvc repro benchmark`` folds it
+into ``reports/benchmark.json`` / ``benchmark.md``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import subprocess
@@ -31,13 +33,20 @@ from pathlib import Path
 from typing import Any
 
 from seqnetquake import tracking
-from seqnetquake.benchmark.stage import RAW_CHANNELS, is_raw, run_metrics, scale_key
+from seqnetquake.benchmark.stage import (
+    RAW_CHANNELS,
+    SWEEP_FILE,
+    is_raw,
+    run_metrics,
+    scale_key,
+    sweep_windows_dir,
+)
 from seqnetquake.config import Config
-from seqnetquake.fileio import write_json
+from seqnetquake.fileio import atomic_path, write_json
 
 PREFIX = "bench-"
-SWEEP_FILE = Path("reports/benchmark_sweep.json")
 DETAILS = "reports/benchmark_details.json"
+WINDOWS = "reports/benchmark"  # each run's windows_<dataset>_test.parquet
 
 
 def name_key(scale: float) -> str:
@@ -126,6 +135,22 @@ def read_at(ref: str, path: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def copy_windows(ref: str, dest: Path) -> dict[str, str]:
+    """An experiment's test-window tables into ``dest``: {file name: md5}. The sweep file
+    records the md5s, so it pins the tables as the benchmark stage's one sweep dependency."""
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{ref}:{WINDOWS}"],
+                           capture_output=True, text=True).stdout.split()
+    tables = {}
+    for name in names:
+        if name.startswith("windows_") and name.endswith("_test.parquet"):
+            data = subprocess.run(["git", "show", f"{ref}:{WINDOWS}/{name}"],
+                                  capture_output=True, check=True).stdout
+            dest.mkdir(parents=True, exist_ok=True)
+            (dest / name).write_bytes(data)
+            tables[name] = hashlib.md5(data).hexdigest()
+    return tables
+
+
 def stage_seconds(cfg: Config, exp_name: str) -> dict[str, float]:
     """Seconds per stage of one experiment, from the MLflow runs its stages logged."""
     import mlflow  # deferred: heavy
@@ -142,23 +167,29 @@ def stage_seconds(cfg: Config, exp_name: str) -> dict[str, float]:
 
 
 def collect(cfg: Config, out: Path = SWEEP_FILE, log_mlflow: bool = True) -> dict[str, Any]:
-    """Each experiment's benchmark run -> ``reports/benchmark_sweep.json`` (+ MLflow runs)."""
+    """Each experiment's benchmark run -> ``reports/benchmark_sweep.json`` and its test-window
+    tables -> ``reports/benchmark_sweep/<name>/`` (what the paired comparisons read), plus
+    MLflow runs."""
     names = list(variants(cfg))
     refs = experiment_refs(names)
     sweep: dict[str, Any] = {"variants": {}, "missing": sorted(set(names) - set(refs))}
-    for name, ref in refs.items():
-        text = read_at(ref, DETAILS)
-        if text is None:
-            sweep["missing"].append(name)
-            continue
-        details = json.loads(text)
-        overrides = variants(cfg)[name]
-        run = details["run"]
-        # details written before runs recorded their channels: the variant's own override
-        run.setdefault("channels", list(overrides.get("windows.features", cfg.windows.features)))
-        sweep["variants"][name] = {"ref": ref, "overrides": overrides, "run": run,
-                                   "seconds": stage_seconds(cfg, name) if log_mlflow else {}}
-    write_json(sweep, out)
+    with atomic_path(sweep_windows_dir(out)) as windows:
+        windows.mkdir()
+        for name, ref in refs.items():
+            text = read_at(ref, DETAILS)
+            if text is None:
+                sweep["missing"].append(name)
+                continue
+            details = json.loads(text)
+            overrides = variants(cfg)[name]
+            run = details["run"]
+            # details written before runs recorded their channels: the variant's own override
+            run.setdefault("channels",
+                           list(overrides.get("windows.features", cfg.windows.features)))
+            sweep["variants"][name] = {"ref": ref, "overrides": overrides, "run": run,
+                                       "window_tables": copy_windows(ref, windows / name),
+                                       "seconds": stage_seconds(cfg, name) if log_mlflow else {}}
+        write_json(sweep, out)
     print_timings(sweep)
     if log_mlflow:
         log_sweep(cfg, sweep)
