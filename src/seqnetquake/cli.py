@@ -94,6 +94,9 @@ ModelsDirOpt = Annotated[Path, _path("Trained stages' folder (<stage>/)")]
 ReportsDirOpt = Annotated[Path, _path("Reports folder")]
 CeilingsOpt = Annotated[Path, _path("Truth ceilings of the datasets (benchmark ceilings)")]
 SweepOpt = Annotated[Path, _path("Collected sweep (benchmark collect)")]
+OnlyOpt = Annotated[list[str] | None, typer.Option(
+    help="Only this variant (repeatable, e.g. bench-raw-scale-4); the others keep their "
+         "collected entries in reports/benchmark_sweep.json.")]
 ReadmeOpt = Annotated[Path, _path("README to update")]
 OutOpt = Annotated[Path, _path("Output file")]
 
@@ -372,24 +375,25 @@ def benchmark_run(params: ParamsOpt = DEFAULT_PARAMS, models_dir: ModelsDirOpt =
 
 
 @benchmark_app.command("sweep")
-@_guard
+@_guard(also=(ValueError,))
 def benchmark_sweep(
     params: ParamsOpt = DEFAULT_PARAMS,
     dry: Annotated[bool, typer.Option(help="Print the commands only.")] = False,
+    only: OnlyOpt = None,
 ) -> None:
     """Amplitude sweep and control twins as DVC experiments, collected (make benchmark)."""
     from seqnetquake.benchmark import sweep
 
-    sweep.run_sweep(_config(params), dry=dry)
+    sweep.run_sweep(_config(params), dry=dry, only=only)
 
 
 @benchmark_app.command("collect")
-@_guard
-def benchmark_collect(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+@_guard(also=(ValueError,))
+def benchmark_collect(params: ParamsOpt = DEFAULT_PARAMS, only: OnlyOpt = None) -> None:
     """Collect the sweep's experiments into reports/benchmark_sweep.json (+ MLflow runs)."""
     from seqnetquake.benchmark import sweep
 
-    sweep.collect(_config(params))
+    sweep.collect(_config(params), only=only)
 
 
 @benchmark_app.command("ceilings")

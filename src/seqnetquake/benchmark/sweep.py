@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -81,10 +82,22 @@ def override_arg(key: str, value: Any) -> str:
     return f"{key}={value}"
 
 
-def queue_commands(cfg: Config) -> list[list[str]]:
+def chosen(cfg: Config, only: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """The variants ``only`` names (all when None); an unknown name is an error."""
+    found = variants(cfg)
+    if only is None:
+        return found
+    unknown = sorted(set(only) - set(found))
+    if unknown:
+        raise ValueError(f"unknown sweep variant(s) {', '.join(unknown)}; this params.yaml has "
+                         f"{', '.join(found)}")
+    return {name: found[name] for name in found if name in only}
+
+
+def queue_commands(cfg: Config, only: Sequence[str] | None = None) -> list[list[str]]:
     """The ``dvc exp run --queue`` command of every variant (targets: the benchmark stage)."""
     cmds = []
-    for name, overrides in variants(cfg).items():
+    for name, overrides in chosen(cfg, only).items():
         cmd = ["dvc", "exp", "run", "--queue", "-n", name]
         for key, value in overrides.items():
             cmd += ["-S", override_arg(key, value)]
@@ -97,21 +110,23 @@ def _run(cmd: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(list(cmd), check=check)
 
 
-def run_sweep(cfg: Config, dry: bool = False) -> None:
-    """Queue every variant, run the queue, collect, and refresh the benchmark stage."""
-    removes = [["dvc", "exp", "remove", name] for name in variants(cfg)]  # replace a re-run
-    cmds = [*queue_commands(cfg), ["dvc", "exp", "run", "--run-all", "-j", "1"]]
+def run_sweep(cfg: Config, dry: bool = False, only: Sequence[str] | None = None) -> None:
+    """Queue every variant (or ``only`` those), run the queue, collect, and refresh the
+    benchmark stage; with ``only``, the other variants keep their collected entries."""
+    removes = [["dvc", "exp", "remove", name] for name in chosen(cfg, only)]  # replace a re-run
+    cmds = [*queue_commands(cfg, only), ["dvc", "exp", "run", "--run-all", "-j", "1"]]
     if dry:
         for cmd in removes + cmds:
             print(shlex.join(cmd))  # copy-pasteable: a list override is quoted
-        print("seqnetquake benchmark collect && dvc repro benchmark")
+        keep = "".join(f" --only {name}" for name in only or ())
+        print(f"seqnetquake benchmark collect{keep} && dvc repro benchmark")
         return
     started = time.perf_counter()
     for cmd in removes:
         _run(cmd, check=False)  # nothing to remove the first time
     for cmd in cmds:
         _run(cmd)
-    collect(cfg)
+    collect(cfg, only=only)
     _run(["dvc", "repro", "benchmark"])
     print(f"sweep: {(time.perf_counter() - started) / 60:.1f} min in all")
 
@@ -166,15 +181,23 @@ def stage_seconds(cfg: Config, exp_name: str) -> dict[str, float]:
     return seconds
 
 
-def collect(cfg: Config, out: Path = SWEEP_FILE, log_mlflow: bool = True) -> dict[str, Any]:
+def collect(cfg: Config, out: Path = SWEEP_FILE, log_mlflow: bool = True,
+            only: Sequence[str] | None = None) -> dict[str, Any]:
     """Each experiment's benchmark run -> ``reports/benchmark_sweep.json`` and its test-window
     tables -> ``reports/benchmark_sweep/<name>/`` (what the paired comparisons read), plus
-    MLflow runs."""
-    names = list(variants(cfg))
+    MLflow runs. With ``only``, just those experiments are read; every other variant keeps its
+    entry (its own ``ref``) and tables from the sweep file already there."""
+    names = list(chosen(cfg, only))
     refs = experiment_refs(names)
-    sweep: dict[str, Any] = {"variants": {}, "missing": sorted(set(names) - set(refs))}
+    kept = kept_variants(out, set(variants(cfg)) - set(names))
+    sweep: dict[str, Any] = {"variants": {}, "missing": sorted(
+        set(variants(cfg)) - set(refs) - set(kept))}
     with atomic_path(sweep_windows_dir(out)) as windows:
         windows.mkdir()
+        for name, entry in kept.items():
+            if (sweep_windows_dir(out) / name).is_dir():
+                shutil.copytree(sweep_windows_dir(out) / name, windows / name)
+            sweep["variants"][name] = entry
         for name, ref in refs.items():
             text = read_at(ref, DETAILS)
             if text is None:
@@ -194,6 +217,14 @@ def collect(cfg: Config, out: Path = SWEEP_FILE, log_mlflow: bool = True) -> dic
     if log_mlflow:
         log_sweep(cfg, sweep)
     return sweep
+
+
+def kept_variants(path: Path, names: set[str]) -> dict[str, Any]:
+    """The named variants' entries in the sweep file at ``path`` (none when it is absent)."""
+    if not names or not Path(path).exists():
+        return {}
+    variants_there = json.loads(Path(path).read_text()).get("variants", {})
+    return {name: variants_there[name] for name in sorted(names) if name in variants_there}
 
 
 def print_timings(sweep: dict[str, Any]) -> None:
