@@ -375,6 +375,18 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
 
     loaded = stage.read_sweep(tmp_path / "sweep.json")["variants"]["bench-scale-0"]["run"]
     pd.testing.assert_frame_equal(loaded["_windows"]["07"], windows)
+    # re-running some variants keeps the others' entries and tables
+    subprocess.run(["git", "update-ref", "refs/exps/ab/cdef/bench-scale-2", "HEAD"], check=True)
+    again = sweep.collect(cfg, out=tmp_path / "sweep.json", log_mlflow=False,
+                          only=["bench-scale-2"])
+    assert again["variants"]["bench-scale-0"] == collected["variants"]["bench-scale-0"]
+    assert set(again["variants"]) == {"bench-scale-0", "bench-scale-2"}
+    assert not {"bench-scale-0", "bench-scale-2"} & set(again["missing"])
+    assert copied.read_bytes() == table.read_bytes()
+    assert (tmp_path / "sweep" / "bench-scale-2" / "windows_07_test.parquet").is_file()
+    assert [c[5] for c in sweep.queue_commands(cfg, ["bench-scale-2"])] == ["bench-scale-2"]
+    with pytest.raises(ValueError, match="unknown sweep variant"):
+        sweep.collect(cfg, out=tmp_path / "sweep.json", only=["bench-scale-3"])
     copied.write_bytes(copied.read_bytes()[:-8])  # truncated after collect
     with pytest.raises(InputError, match=r"bench-scale-0/windows_07_test\.parquet: md5: "):
         stage.read_sweep(tmp_path / "sweep.json")
