@@ -28,6 +28,7 @@ import json
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,7 +108,9 @@ def queue_commands(cfg: Config, only: Sequence[str] | None = None) -> list[list[
 
 def _run(cmd: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
     print("+", shlex.join(cmd), flush=True)
-    return subprocess.run(list(cmd), check=check)
+    # dvc from this environment when it is not activated (``.venv/bin/seqnetquake ...``)
+    program = shutil.which(cmd[0]) or str(Path(sys.executable).with_name(cmd[0]))
+    return subprocess.run([program, *cmd[1:]], check=check)
 
 
 def run_sweep(cfg: Config, dry: bool = False, only: Sequence[str] | None = None) -> None:
