@@ -251,6 +251,24 @@ def metrics_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
     return {"mcc": mcc, "f1_weighted": f1_weighted, "accuracy": accuracy}
 
 
+def event_resample_counts(n_events: int, n_samples: int, seed: int) -> np.ndarray:
+    """(n_samples, n_events): how often each event is drawn in each bootstrap replicate.
+
+    Summing per-event counts with these weights resamples whole events, never windows; the
+    same seed draws the same events for every caller (so two models can be paired).
+    """
+    return np.random.default_rng(seed).multinomial(
+        n_events, np.full(n_events, 1.0 / n_events), size=n_samples)
+
+
+def percentile_interval(boot: np.ndarray, level: float, axis: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``level`` percentile interval of bootstrap replicates (NaN ignored)."""
+    tail = 100 * (1 - level) / 2
+    low, high = (np.nanpercentile(boot, q, axis=axis) for q in (tail, 100 - tail))
+    return low, high
+
+
 def event_bootstrap(
     y: np.ndarray, pred: np.ndarray, event_id: np.ndarray, *, n_samples: int = 1000,
     seed: int = 0, level: float = 0.95, event_weighted: bool = False,
@@ -269,12 +287,10 @@ def event_bootstrap(
         for name in HEADLINE:
             out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = float("nan")
         return out
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_events, np.full(n_events, 1.0 / n_events), size=n_samples)
+    counts = event_resample_counts(n_events, n_samples, seed)
     boot = metrics_from_confusion(np.einsum("be,eij->bij", counts, cm))
-    tail = 100 * (1 - level) / 2
     for name in HEADLINE:
-        low, high = np.nanpercentile(boot[name], [tail, 100 - tail])
+        low, high = percentile_interval(boot[name], level)
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = float(low), float(high)
     return out
 
@@ -299,12 +315,10 @@ def paired_event_bootstrap(
            "share_above_0": float("nan"), "n_events": n_events}
     if n_events < 2 or n_samples < 1:
         return out
-    counts = np.random.default_rng(seed).multinomial(
-        n_events, np.full(n_events, 1.0 / n_events), size=n_samples)
+    counts = event_resample_counts(n_events, n_samples, seed)
     boot = (metrics_from_confusion(np.einsum("be,eij->bij", counts, cm_a))["mcc"]
             - metrics_from_confusion(np.einsum("be,eij->bij", counts, cm_b))["mcc"])
-    tail = 100 * (1 - level) / 2
-    low, high = np.nanpercentile(boot, [tail, 100 - tail])
+    low, high = percentile_interval(boot, level)
     out.update(mcc_diff_ci_low=float(low), mcc_diff_ci_high=float(high),
                share_above_0=float(np.mean(boot > 0)))
     return out

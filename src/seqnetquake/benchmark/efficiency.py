@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import matthews_corrcoef
 
-from seqnetquake.metrics import event_bootstrap
+from seqnetquake.metrics import event_bootstrap, event_resample_counts, percentile_interval
 
 # |dNe/Ne| bin edges: 0, 0.01 x 2^k up to 10.24, inf (the same for every run and scale).
 AMPLITUDE_EDGES = np.array([0.0, *(0.01 * 2.0 ** np.arange(11)), np.inf])
@@ -93,15 +93,12 @@ def efficiency_curve(alarm: np.ndarray, amplitude: np.ndarray, group: np.ndarray
     n_hit, n_tot = hits.sum(axis=0), totals.sum(axis=0)
     low = high = np.full(len(n_tot), np.nan)
     if len(totals) >= 2 and n_samples > 0:
-        rng = np.random.default_rng(seed)
-        counts = rng.multinomial(len(totals), np.full(len(totals), 1.0 / len(totals)),
-                                 size=n_samples)
+        counts = event_resample_counts(len(totals), n_samples, seed)
         with np.errstate(invalid="ignore", divide="ignore"):
             boot = (counts @ hits) / (counts @ totals)
-        tail = 100 * (1 - level) / 2
         with warnings.catch_warnings():  # a bin empty in every replicate: all-NaN column
             warnings.simplefilter("ignore", RuntimeWarning)
-            low, high = (np.nanpercentile(boot, q, axis=0) for q in (tail, 100 - tail))
+            low, high = percentile_interval(boot, level, axis=0)
     rows = []
     for k in range(len(n_tot)):
         if n_tot[k] == 0:

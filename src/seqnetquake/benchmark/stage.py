@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -262,7 +263,7 @@ def summarise(run: dict[str, Any], sweep: dict[str, Any], *, n_samples: int = 10
     return out
 
 
-def raw_channels(raw_runs: list[dict[str, Any]], runs: list[dict[str, Any]] = (),
+def raw_channels(raw_runs: list[dict[str, Any]], runs: Sequence[dict[str, Any]] = (),
                  n_samples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """``raw_channels``: the channels, per model and amplitude scale MCC [CI] and recall, and
     ``paired``: residual minus raw MCC on the same test windows, from ``runs`` (this run's
@@ -281,11 +282,15 @@ def raw_channels(raw_runs: list[dict[str, Any]], runs: list[dict[str, Any]] = ()
             for key, diff in paired_difference(residual[scale], r["_windows"], n_samples,
                                                seed).items():
                 out["paired"].setdefault(key, {})[scale] = diff
-    by_scale = lambda d: dict(sorted(d.items(), key=lambda kv: float(kv[0])))  # noqa: E731
     for entry in out["models"].values():
-        entry["scales"] = by_scale(entry["scales"])
-    out["paired"] = {key: by_scale(d) for key, d in out["paired"].items()}
+        entry["scales"] = _by_scale(entry["scales"])
+    out["paired"] = {key: _by_scale(d) for key, d in out["paired"].items()}
     return out
+
+
+def _by_scale(d: dict[str, Any]) -> dict[str, Any]:
+    """Scale keys ("0.5", "1", "4") in numeric order."""
+    return dict(sorted(d.items(), key=lambda kv: float(kv[0])))
 
 
 def paired_difference(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame],
