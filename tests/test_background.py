@@ -12,6 +12,7 @@ from seqnetquake import channels
 from seqnetquake.config import BackgroundConfig, WindowsConfig
 from seqnetquake.contracts import BACKGROUND_COLUMNS
 from seqnetquake.errors import InputError, ValidationFailed
+from seqnetquake.geo import to_ns
 
 START = pd.Timestamp("2019-10-01", tz="UTC")
 
@@ -149,6 +150,52 @@ def test_channels_from_background(tmp_path):
     with pytest.raises(InputError, match="--background"):
         channels.add_channels(tracks, ["ne_z"], None, cfg)
     assert channels.add_channels(tracks, ["ne_cm3", "te_k"], None, cfg) is tracks
+
+
+def _pass(hid: int, t0: pd.Timestamp, n: int = 600, factor: float = 0.0) -> pd.DataFrame:
+    """One half-orbit at 1.5 s cadence (~10.5 km per sample): log residual ``factor`` plus a
+    slow along-track wave, as day-to-day variability would give."""
+    x = np.arange(n)
+    return pd.DataFrame({"time": t0 + pd.to_timedelta(x * 1.5, unit="s"),
+                         "half_orbit_id": np.int64(hid),
+                         "r": factor + 0.1 * np.sin(2 * np.pi * x / n)})
+
+
+def test_along_track_trend_keeps_a_local_bump_and_removes_the_pass_level():
+    one = _pass(1, START, factor=0.3)
+    bump = slice(290, 310)  # ~200 km, far narrower than +- 1000 km
+    one.loc[one.index[bump], "r"] += 0.2
+    two = _pass(2, START + pd.Timedelta(minutes=47), factor=-0.4)
+    both = pd.concat([one, two], ignore_index=True)
+    trend = channels.along_track_trend(both["r"].to_numpy(), to_ns(both["time"]),
+                                       both["half_orbit_id"].to_numpy(), 1000.0)
+    detr = both["r"].to_numpy() - trend
+    assert detr[bump].mean() == pytest.approx(0.2, abs=0.03)  # the bump survives
+    outside = np.r_[100:250, 350:500]
+    assert np.abs(detr[outside]).max() < 0.03  # the pass's level and slow wave do not
+    assert np.abs(detr[600 + 100:600 + 500]).max() < 0.03  # nor the other pass's level
+
+
+def test_detrended_channel_reads_only_its_own_pass(tmp_path):
+    """Changing a later pass (or the pass before) leaves a pass's ne_detr as it was."""
+    cfg = BackgroundConfig(min_count=10)
+    tracks = synthetic_tracks()
+    ref = reference_of(tracks, cfg)
+    path = tmp_path / "bg.parquet"
+    ref.to_parquet(path, index=False)
+    before = channels.add_channels(tracks, ["ne_detr", "te_detr", "ne_resid"], path, cfg)
+    hid = tracks["half_orbit_id"]
+    target = int(hid.iloc[np.flatnonzero(ref["ref_level"].to_numpy() >= 0)[0]])
+    others = ((hid == target + 1) | (hid == target - 1)).to_numpy()
+    changed = tracks.copy()
+    changed.loc[others, "ne_cm3"] *= 3.0
+    after = channels.add_channels(changed, ["ne_detr", "te_detr", "ne_resid"], path, cfg)
+    mine = (hid == target).to_numpy()
+    np.testing.assert_array_equal(after.loc[mine, "ne_detr"], before.loc[mine, "ne_detr"])
+    assert not np.allclose(after.loc[others, "ne_resid"], before.loc[others, "ne_resid"])
+    # within a pass the detrended residual is the residual less the pass's median
+    r = before.loc[mine, "ne_resid"].to_numpy()
+    np.testing.assert_allclose(before.loc[mine, "ne_detr"], r - np.nanmedian(r), atol=1e-12)
 
 
 def test_windows_config_rejects_unknown_channel():

@@ -2,7 +2,11 @@
 causal quiet-time background that the background stage writes.
 
 ``ne_cm3``, ``te_k``: the track table's values. ``*_resid``: log10(x / reference) in dex;
-``*_z``: that divided by MAD_TO_SIGMA x max(MAD, ``background.mad_floor``). The windows stage
+``*_z``: that divided by MAD_TO_SIGMA x max(MAD, ``background.mad_floor``); ``*_detr``: the
+``*_resid`` less its running median over +- ``background.detrend_km`` along the same pass.
+Day-to-day variability is smooth over thousands of km, a precursor a few hundred km wide
+(docs/windows.md, "Channels"), so the pass's own trend removes most of what the reference of
+earlier days cannot; it reads the pass itself only, never a later one. The windows stage
 (:func:`add_channels` from the background table) and ``score`` (:func:`channels_from_reference`
 from a reference computed on the fly) make them by the same rule; the channel names are in
 ``windowcheck``.
@@ -26,13 +30,36 @@ from seqnetquake.windowcheck import (
 )
 
 MAD_TO_SIGMA = 1.4826  # MAD x this = standard deviation of a normal distribution
+# Ground-track speed that turns background.detrend_km into a time window: CSES (507 km) 7.05,
+# DEMETER (660-710 km) 6.8 km/s; the window is in time so that gaps inside a pass stay gaps.
+GROUND_SPEED_KM_S = 7.0
+_PASS_SPACING_NS = 10**15  # > any pass (~12 days): passes laid end to end never share a window
+
+
+def along_track_trend(values: np.ndarray, time_ns: np.ndarray, passes: np.ndarray,
+                      half_width_km: float) -> np.ndarray:
+    """Running median of ``values`` over +- ``half_width_km`` of the same pass (NaN ignored)."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0)
+    order = np.lexsort((time_ns, passes))
+    rank = np.cumsum(np.r_[False, np.diff(passes[order]) != 0])
+    # One rolling window over all passes, each pass shifted far from the previous one.
+    clock = (time_ns[order] - time_ns[order].min()) + rank * _PASS_SPACING_NS
+    width_ns = int(round(2 * half_width_km / GROUND_SPEED_KM_S * 1e9))
+    series = pd.Series(values[order], index=pd.to_datetime(clock))
+    trend = series.rolling(pd.Timedelta(width_ns, "ns"), center=True, min_periods=1).median()
+    out = np.empty(n)
+    out[order] = trend.to_numpy()
+    return out
 
 
 def channels_from_reference(
     features: list[str], ne_cm3: np.ndarray, te_k: np.ndarray, ref: dict[str, np.ndarray],
-    mad_floor: float,
+    cfg: BackgroundConfig, passes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The requested window channels (CHANNELS) from the raw values and the reference."""
+    """The requested window channels (CHANNELS) from the raw values and the reference;
+    ``passes`` (sample times in ns, half-orbit ids) for the ``*_detr`` channels."""
     unknown = [f for f in features if f not in CHANNELS]
     if unknown:
         raise ValueError(f"windows.features: unknown channel(s) {unknown}; known: "
@@ -49,8 +76,12 @@ def channels_from_reference(
             out[f] = np.asarray(ne_cm3 if var == "ne" else te_k, dtype=np.float64)
         elif kind == "resid":
             out[f] = resid[var]
+        elif kind == "detr":
+            if passes is None:
+                raise ValueError(f"channel {f}: needs the samples' times and half-orbit ids")
+            out[f] = resid[var] - along_track_trend(resid[var], *passes, cfg.detrend_km)
         else:
-            sigma = MAD_TO_SIGMA * np.maximum(ref[f"{var}_mad"], mad_floor)
+            sigma = MAD_TO_SIGMA * np.maximum(ref[f"{var}_mad"], cfg.mad_floor)
             out[f] = resid[var] / sigma
     return out
 
@@ -87,9 +118,14 @@ def add_channels(tracks: pd.DataFrame, features: list[str], background_path: Pat
     channels = channels_from_reference(
         [f for f in features if f in RESIDUAL_CHANNELS],
         tracks["ne_cm3"].to_numpy(dtype=np.float64), tracks["te_k"].to_numpy(dtype=np.float64),
-        ref, cfg.mad_floor,
+        ref, cfg, pass_clock(tracks),
     )
     return tracks.assign(**channels)
+
+
+def pass_clock(tracks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(time in ns, half-orbit id) of every sample: what the along-track trend needs."""
+    return to_ns(tracks["time"]), tracks["half_orbit_id"].to_numpy(dtype=np.int64)
 
 
 def track_columns(features: list[str]) -> list[str]:

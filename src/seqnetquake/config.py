@@ -8,6 +8,7 @@ silently falling back to a default.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -29,7 +30,7 @@ SATELLITES: tuple[Satellite, ...] = ("cses", "demeter")
 
 # The channels a window may have (windows.features): raw measurements first, then residuals
 # against the background reference (seqnetquake.windowcheck names the two groups).
-WINDOW_CHANNELS = ("ne_cm3", "te_k", "ne_resid", "te_resid", "ne_z", "te_z")
+WINDOW_CHANNELS = ("ne_cm3", "te_k", "ne_resid", "te_resid", "ne_z", "te_z", "ne_detr", "te_detr")
 
 
 class _Section(BaseModel):
@@ -250,6 +251,8 @@ class BackgroundConfig(_Section):
     max_samples: int = Field(default=2000, ge=1)  # larger reference sets are thinned evenly
     min_coverage: float = Field(default=0.5, ge=0, le=1)  # GX: share of samples with one
     mad_floor: float = Field(default=0.01, gt=0)  # dex; z-scores divide by max(MAD, this)
+    # *_detr channels: the residual minus its running median over +- this along the same pass
+    detrend_km: float = Field(default=1000.0, gt=0)
 
 
 class DatasetConfig(_Section):
@@ -270,7 +273,8 @@ class WindowsConfig(_Section):
     split_gap_days: float = Field(default=15.0, ge=0)
     gap_tolerance_s: float = Field(default=0.75, ge=0)
     # Window channels: ne_cm3, te_k (raw, the paper's input) or residuals against the
-    # background reference: ne_resid, te_resid (log10 ratio, dex), ne_z, te_z (by MAD).
+    # background reference: ne_resid, te_resid (log10 ratio, dex), ne_z, te_z (by MAD), ne_detr,
+    # te_detr (the log ratio less its along-track trend, background.detrend_km).
     features: list[str] = Field(default_factory=lambda: ["ne_cm3", "te_k"])
 
     @field_validator("features")
@@ -358,9 +362,22 @@ class BenchmarkConfig(_Section):
     bootstrap_samples: int = Field(default=1000, ge=0)
     seed: int = 0
     amplitude_scales: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 4.0])
-    # The same models on the paper's raw channels (windows.features [ne_cm3, te_k]) at these
-    # amplitude scales: experiments bench-raw-scale-<k>, reported apart from the sweep.
-    raw_channel_scales: list[float] = Field(default_factory=lambda: [1.0, 4.0])
+    # The same models on other channels (windows.features) at these amplitude scales:
+    # experiments bench-<set>-scale-<k>, reported apart from the sweep, each set against raw
+    # (the paper's input); a set on this run's channels is this run.
+    channel_scales: list[float] = Field(default_factory=lambda: [1.0, 4.0])
+    channel_sets: dict[str, list[str]] = Field(default_factory=lambda: {
+        "raw": ["ne_cm3", "te_k"], "detr": ["ne_detr", "te_detr"]})
+
+    @field_validator("channel_sets")
+    @classmethod
+    def _sets(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, channels in value.items():
+            if not re.fullmatch(r"[a-z0-9]+", name):
+                raise ValueError(f"channel set name {name!r}: lower-case letters and digits "
+                                 "(it names experiments bench-<set>-scale-<k>)")
+            WindowsConfig(features=channels)  # known, distinct channels
+        return value
 
 
 class AlarmsConfig(_Section):

@@ -33,7 +33,7 @@ import pandas as pd
 
 from seqnetquake import background as bg
 from seqnetquake import tracks as tracks_mod
-from seqnetquake.channels import channels_from_reference
+from seqnetquake.channels import channels_from_reference, pass_clock
 from seqnetquake.config import BackgroundConfig, TracksConfig, WindowsConfig
 from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS, CLASS_NAMES, NS_PER_DAY, PROBA_COLUMNS
 from seqnetquake.errors import InputError
@@ -245,7 +245,7 @@ def add_residual_channels(
     values = channels_from_reference(
         [c for c in channels if c in RESIDUAL_CHANNELS],
         table["ne_cm3"].to_numpy(np.float64), table["te_k"].to_numpy(np.float64), reference,
-        cfg.mad_floor)
+        cfg, pass_clock(table))
     return table.assign(**values), ref.ref_level[new]
 
 

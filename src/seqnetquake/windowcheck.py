@@ -16,10 +16,11 @@ from seqnetquake.contracts import N_CLASSES
 from seqnetquake.errors import InputError
 
 # Window channels (windows.features): the raw measurements, and residuals against the causal
-# quiet-time background (background.py): log10 ratio (dex) and z-score by MAD.
+# quiet-time background (background.py): log10 ratio (dex), z-score by MAD, and the log ratio
+# less its along-track trend (channels.py).
 CHANNELS = WINDOW_CHANNELS
 PHYSICAL_CHANNELS = CHANNELS[:2]  # ne_cm3, te_k
-RESIDUAL_CHANNELS = CHANNELS[2:]  # ne_resid, te_resid, ne_z, te_z
+RESIDUAL_CHANNELS = CHANNELS[2:]  # ne_resid, te_resid, ne_z, te_z, ne_detr, te_detr
 
 # Physical channels' plausible instrument ranges (inclusive); other channels (residuals) are
 # only checked for finiteness.

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from sklearn.metrics import matthews_corrcoef
 
 from model_fixtures import save_npz
 from seqnetquake.benchmark import TRUTH_FILES
 from seqnetquake.benchmark import efficiency as eff
 from seqnetquake.benchmark.truth import read_truth, window_truth
+from seqnetquake.config import BenchmarkConfig
 from seqnetquake.contracts import TRUTH_FILE
 from seqnetquake.errors import InputError
 from seqnetquake.predictions import Predictions
@@ -331,7 +333,9 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     from seqnetquake.benchmark import sweep
 
     cmds = sweep.queue_commands(cfg)  # cfg is on raw channels: no bench-raw-* variants
-    assert len(cmds) == 6 and all(c[:4] == ["dvc", "exp", "run", "--queue"] for c in cmds)
+    assert [c[5] for c in cmds if "-raw-" in c[5] or "-detr-" in c[5]] == [
+        "bench-detr-scale-1", "bench-detr-scale-4"]
+    assert len(cmds) == 8 and all(c[:4] == ["dvc", "exp", "run", "--queue"] for c in cmds)
     assert all(c[-1] == "benchmark" for c in cmds)
     assert cmds[0][6:8] == ["-S", "simulate.precursor.amplitude_scale=0.0"]
     assert any("catalog.shuffle.mode=time_shuffled" in c for c in cmds)
@@ -400,9 +404,9 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
 
 
 # --------------------------------------------------------------------------- raw channels
-def test_raw_channel_variants_and_their_queue_commands(cfg, tmp_path):
-    """One experiment per benchmark.raw_channel_scales value on the paper's channels; the
-    list override is in Hydra's grammar, which DVC's ``-S`` applies to params.yaml."""
+def test_channel_set_variants_and_their_queue_commands(cfg, tmp_path):
+    """One experiment per benchmark.channel_sets entry and channel_scales value; the list
+    override is in Hydra's grammar, which DVC's ``-S`` applies to params.yaml."""
     import yaml
     from dvc.utils.cli_parse import to_path_overrides
     from dvc.utils.hydra import apply_overrides
@@ -411,13 +415,15 @@ def test_raw_channel_variants_and_their_queue_commands(cfg, tmp_path):
 
     c = cfg.model_copy(update={"windows": cfg.windows.model_copy(
         update={"features": ["ne_z", "te_z"]})})
-    assert c.benchmark.raw_channel_scales == [1.0, 4.0]
+    assert c.benchmark.channel_scales == [1.0, 4.0]
+    assert c.benchmark.channel_sets == {"raw": ["ne_cm3", "te_k"], "detr": ["ne_detr", "te_detr"]}
     assert c.simulate.precursor.amplitude_scale == 1.0
     found = sweep.variants(c)
     assert found["bench-raw-scale-1"] == {"windows.features": ["ne_cm3", "te_k"]}  # this scale
     assert found["bench-raw-scale-4"] == {"windows.features": ["ne_cm3", "te_k"],
                                           "simulate.precursor.amplitude_scale": 4.0}
     assert found["bench-scale-4"] == {"simulate.precursor.amplitude_scale": 4.0}
+    assert found["bench-detr-scale-1"] == {"windows.features": ["ne_detr", "te_detr"]}
     cmds = {cmd[5]: cmd for cmd in sweep.queue_commands(c)}
     assert cmds["bench-raw-scale-4"] == [
         "dvc", "exp", "run", "--queue", "-n", "bench-raw-scale-4",
@@ -432,13 +438,18 @@ def test_raw_channel_variants_and_their_queue_commands(cfg, tmp_path):
     assert yaml.safe_load(params.read_text()) == {
         "windows": {"features": ["ne_cm3", "te_k"]},
         "simulate": {"precursor": {"amplitude_scale": 4.0}}}
-    # other scales keep their '.'-> 'p' names; a run already on raw channels adds none
+    # other scales keep their '.'-> 'p' names; a run already on a set's channels adds none
     half = c.model_copy(update={"benchmark": c.benchmark.model_copy(
-        update={"raw_channel_scales": [0.5]})})
+        update={"channel_scales": [0.5]})})
     assert "bench-raw-scale-0p5" in sweep.variants(half)
     raw = c.model_copy(update={"windows": c.windows.model_copy(
         update={"features": ["ne_cm3", "te_k"]})})
     assert not any(n.startswith("bench-raw-") for n in sweep.variants(raw))
+    assert "bench-detr-scale-4" in sweep.variants(raw)
+    with pytest.raises(ValidationError, match="bench-<set>-scale"):
+        BenchmarkConfig(channel_sets={"de-tr": ["ne_detr"]})
+    with pytest.raises(ValidationError, match="ne_ratio"):
+        BenchmarkConfig(channel_sets={"x": ["ne_ratio"]})
 
 
 def _fake_run(scale: float, controls: str = "none", channels: list[str] | None = None,
@@ -464,16 +475,18 @@ def test_raw_channel_variants_are_reported_apart_from_the_sweep():
     from seqnetquake.benchmark import stage
 
     run = _fake_run(1.0, channels=["ne_z", "te_z"], mcc=0.3, recall=0.6)
-    raw = ["ne_cm3", "te_k"]
+    raw, detr = ["ne_cm3", "te_k"], ["ne_detr", "te_detr"]
     sweep = {"variants": {
         "bench-scale-4": {"run": _fake_run(4.0, mcc=0.5, recall=0.9)},  # no channels: default
         "bench-scale-0": {"run": _fake_run(0.0, "zero_amplitude", ["ne_z", "te_z"], mcc=0.01)},
         "bench-raw-scale-1": {"run": _fake_run(1.0, channels=raw, mcc=-0.02, recall=0.1)},
         "bench-raw-scale-4": {"run": _fake_run(4.0, channels=raw, mcc=0.03, recall=0.2)},
         "bench-raw-scale-0": {"run": _fake_run(0.0, "zero_amplitude", raw, mcc=0.4)},
+        "bench-detr-scale-4": {"run": _fake_run(4.0, channels=detr, mcc=0.45, recall=0.7)},
     }}
     without = stage.summarise(run, {"variants": {
-        k: v for k, v in sweep["variants"].items() if not k.startswith("bench-raw")}})
+        k: v for k, v in sweep["variants"].items() if not k.startswith(("bench-raw",
+                                                                         "bench-detr"))}})
     summary = stage.summarise(run, sweep)
     # the residual sweep, A50 and the twins are what they are without the raw variants
     for key in ("models", "twins", "ceiling_by_scale", "datasets"):
@@ -490,17 +503,25 @@ def test_raw_channel_variants_are_reported_apart_from_the_sweep():
                                          "mcc_ci_high": 0.08, "recall_at_far": 0.1})
     assert without["raw_channels"] == {"channels": raw, "models": {}, "paired": {}}
     assert summary["raw_channels"]["paired"] == {}  # no window tables collected
+    (other,) = summary["other_channels"]
+    assert other["channels"] == detr and other["paired"] == {}
+    assert other["models"]["transfer"]["scales"]["4"]["mcc"] == 0.45
+    assert without["other_channels"] == []
     assert not any("0.400" in f for f in stage.flags(summary, run, sweep))  # not a twin
 
-    lines = stage.raw_channels_section(summary, run)
+    lines = stage.channels_section(summary, run)
     assert "## Raw channels (the paper's input) vs residual channels" in lines
-    assert ("| model | scale | MCC [CI] residual | MCC [CI] raw | Δ MCC [CI], paired | "
-            "P(Δ > 0) | recall@FAR residual | recall@FAR raw |") in lines
+    assert ("| model | scale | channels | MCC [CI] | recall@FAR | Δ MCC vs raw [CI], paired | "
+            "P(Δ > 0) |") in lines
     rows = [line for line in lines if line.startswith("| SeqNetQuake-TL |")]
-    assert len(rows) == 3 and rows[1].startswith("| SeqNetQuake-TL | 1 | ")
-    assert rows[1].endswith("| n/a | n/a | 0.60 | 0.10 |") and rows[2].endswith("| 0.90 | 0.20 |")
+    # per raw scale: the raw row, this run's channels, the detr set where it ran (scale 4)
+    assert [r.split(" | ")[1:3] for r in rows] == [
+        ["0", "ne_cm3, te_k"], ["0", "ne_z, te_z"], ["1", "ne_cm3, te_k"], ["1", "ne_z, te_z"],
+        ["4", "ne_cm3, te_k"], ["4", "ne_z, te_z"], ["4", "ne_detr, te_detr"]]
+    assert rows[2].endswith("| 0.10 | | |") and rows[3].endswith("| 0.60 | n/a | n/a |")
+    assert "| 0.45 [0.35, 0.55] | 0.70 |" in rows[6]
     assert any(line.startswith("Paired differences n/a") for line in lines)
-    assert stage.raw_channels_section(without, run) == []
+    assert stage.channels_section(without, run) == []
     # a run already on raw channels keeps every variant in its own sweep
     on_raw = stage.summarise({**run, "channels": raw}, sweep)
     assert on_raw["raw_channels"]["models"] == {}
@@ -529,8 +550,11 @@ def test_residual_and_raw_runs_are_compared_on_the_same_windows():
     raw_run["_windows"] = _fake_windows(y, {"transfer": blind, "direct": blind})
     raw_4 = _fake_run(4.0, channels=raw)  # no residual run at scale 4 in this sweep
     raw_4["_windows"] = raw_run["_windows"]
+    detr = _fake_run(1.0, channels=["ne_detr", "te_detr"])
+    detr["_windows"] = _fake_windows(y, {"transfer": blind, "direct": y})
     sweep = {"variants": {"bench-raw-scale-1": {"run": raw_run},
-                          "bench-raw-scale-4": {"run": raw_4}}}
+                          "bench-raw-scale-4": {"run": raw_4},
+                          "bench-detr-scale-1": {"run": detr}}}
     paired = stage.summarise(run, sweep, n_samples=300, seed=1)["raw_channels"]["paired"]
     assert set(paired) == {"transfer", "direct"} and set(paired["transfer"]) == {"1"}
     tl = paired["transfer"]["1"]
@@ -538,9 +562,13 @@ def test_residual_and_raw_runs_are_compared_on_the_same_windows():
     assert tl["mcc_diff_ci_low"] > 0.2 and tl["share_above_0"] == 1.0
     assert paired["direct"]["1"]["mcc_diff"] == 0.0  # the same predictions
     summary = stage.summarise(run, sweep, n_samples=300, seed=1)
-    rows = [line for line in stage.raw_channels_section(summary, run)
-            if line.startswith("| SeqNetQuake-TL | 1 |")]
-    assert rows and "| 1.00 |" in rows[0]
+    rows = [line for line in stage.channels_section(summary, run)
+            if line.startswith("| SeqNetQuake-TL | 1 | ne_z")]
+    assert rows and rows[0].endswith("| 1.00 |")
+    # another channel set is paired with raw too: detr minus raw
+    other = summary["other_channels"][0]["paired"]
+    assert other["transfer"]["1"]["mcc_diff"] == 0.0
+    assert other["direct"]["1"]["mcc_diff_ci_low"] > 0.5  # perfect vs blind
     # windows the two runs label differently are not the same catalogue: refused
     relabelled = _fake_run(1.0, channels=raw)
     relabelled["_windows"] = _fake_windows(1 - y, {"transfer": blind})

@@ -11,8 +11,11 @@ and the injection truth beside the raw files; writes
   model and scale the residual-minus-raw MCC on the same test windows (``mcc_diff`` with its
   interval, ``share_above_0``, ``n_events``, ``n_windows``), events resampled together, from the
   test-window tables collect copies into ``reports/benchmark_sweep/<variant>/`` (pinned by their md5
-  in the sweep file). Scales other than this run's, the twins and the raw-channel variants come from
-  the sweep file (``reports/benchmark_sweep.json``, written by ``seqnetquake benchmark collect``);
+  in the sweep file); ``other_channels``: one entry per further channel set of the sweep
+  (``benchmark.channel_sets``, e.g. ``ne_detr``, ``te_detr``) with the same figures, its
+  ``paired`` being that set minus raw. Scales other than this run's, the twins and the channel
+  variants come from the sweep file (``reports/benchmark_sweep.json``, written by
+  ``seqnetquake benchmark collect``);
 - ``reports/benchmark_details.json``: this run's curves and counts (what the sweep collects);
 - ``reports/benchmark.md`` and ``reports/plots/benchmark/`` (figures, curve CSVs);
 - ``reports/benchmark/windows_<dataset>_<split>.parquet``: per test window its label, oracle
@@ -84,20 +87,17 @@ def scale_key(scale: float) -> str:
     return f"{float(scale):g}"
 
 
-def is_raw(run: dict[str, Any]) -> bool:
-    """Whether a run's windows are raw channels only; a run that records none (details written
-    before channels were) had the default residual ones."""
-    channels = run.get("channels")
-    return bool(channels) and all(c in RAW_CHANNELS for c in channels)
-
-
-def split_sweep(run: dict[str, Any], sweep: dict[str, Any]) -> tuple[list, list]:
-    """The sweep's runs: (this run's channels, raw-channel variants when this run is not raw)."""
-    same, raw = [], []
+def split_sweep(run: dict[str, Any], sweep: dict[str, Any]) -> tuple[list, dict[tuple, list]]:
+    """The sweep's runs: (those on this run's channels, {other channels: their runs}); a run
+    that records no channels (details written before channels were) had this run's."""
+    mine = tuple(run.get("channels") or ())
+    same: list[dict[str, Any]] = []
+    other: dict[tuple, list] = {}
     for v in sweep["variants"].values():
         if "run" in v:
-            (raw if is_raw(v["run"]) and not is_raw(run) else same).append(v["run"])
-    return same, raw
+            channels = tuple(v["run"].get("channels") or mine)
+            (same if channels == mine else other.setdefault(channels, [])).append(v["run"])
+    return same, other
 
 
 def model_names(found: dict[str, Any]) -> dict[str, Path]:
@@ -232,13 +232,16 @@ def read_sweep(path: Path | None) -> dict[str, Any]:
 def summarise(run: dict[str, Any], sweep: dict[str, Any], *, n_samples: int = 1000,
               seed: int = 0) -> dict[str, Any]:
     """benchmark.json: this run plus every collected sweep variant (issue 9 schema); the
-    raw-channel variants under ``raw_channels`` only (``n_samples``/``seed``: their paired
-    bootstrap)."""
-    same, raw = split_sweep(run, sweep)
+    variants on other channels under ``raw_channels`` and ``other_channels`` only
+    (``n_samples``/``seed``: their paired bootstrap)."""
+    same, other = split_sweep(run, sweep)
+    raw = other.pop(RAW_CHANNELS, [])
     runs = [run, *same]
-    out: dict[str, Any] = {"far": run["far"], "datasets": {}, "models": {}, "twins": {},
-                           "ceiling_by_scale": {},
-                           "raw_channels": raw_channels(raw, runs, n_samples, seed)}
+    out: dict[str, Any] = {
+        "far": run["far"], "datasets": {}, "models": {}, "twins": {}, "ceiling_by_scale": {},
+        "raw_channels": channel_figures(raw, runs, raw, n_samples, seed),
+        "other_channels": [channel_figures(set_runs, set_runs, raw, n_samples, seed)
+                           for set_runs in other.values()]}
     for ds, d in run["datasets"].items():
         out["datasets"][ds] = {k: d[k] for k in (
             "ceiling_mcc", "ceiling_mcc_ci_low", "ceiling_mcc_ci_high", "ceiling_f1_weighted",
@@ -263,23 +266,27 @@ def summarise(run: dict[str, Any], sweep: dict[str, Any], *, n_samples: int = 10
     return out
 
 
-def raw_channels(raw_runs: list[dict[str, Any]], runs: Sequence[dict[str, Any]] = (),
-                 n_samples: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """``raw_channels``: the channels, per model and amplitude scale MCC [CI] and recall, and
-    ``paired``: residual minus raw MCC on the same test windows, from ``runs`` (this run's
-    channels) at each raw scale where both have their window tables."""
-    channels = list(dict.fromkeys(c for r in raw_runs for c in r["channels"]))
+def channel_figures(set_runs: list[dict[str, Any]], minuend: Sequence[dict[str, Any]],
+                    raw_runs: Sequence[dict[str, Any]], n_samples: int = 1000,
+                    seed: int = 0) -> dict[str, Any]:
+    """One channel set's entry: its channels, per model and amplitude scale MCC [CI] and
+    recall, and ``paired``: MCC of ``minuend`` (this run's channels for the raw entry, the set
+    itself otherwise) minus raw on the same test windows, at each scale where both have their
+    window tables."""
+    channels = list(dict.fromkeys(c for r in set_runs for c in r["channels"]))
     out: dict[str, Any] = {"channels": channels or list(RAW_CHANNELS), "models": {},
                            "paired": {}}
-    residual = {scale_key(r["amplitude_scale"]): r.get("_windows") for r in runs
-                if r["controls"] in ("none", "zero_amplitude")}
-    for r in raw_runs:
+    for r in set_runs:
         scale = scale_key(r["amplitude_scale"])
         for key, m in r["models"].items():
             out["models"].setdefault(key, {"scales": {}})["scales"][scale] = {
                 k: m[k] for k in SCALE_FIGURES}
-        if residual.get(scale) and r.get("_windows"):
-            for key, diff in paired_difference(residual[scale], r["_windows"], n_samples,
+    tables = {scale_key(r["amplitude_scale"]): r.get("_windows") for r in minuend
+              if r["controls"] in ("none", "zero_amplitude")}
+    for r in raw_runs:
+        scale = scale_key(r["amplitude_scale"])
+        if tables.get(scale) and r.get("_windows"):
+            for key, diff in paired_difference(tables[scale], r["_windows"], n_samples,
                                                seed).items():
                 out["paired"].setdefault(key, {})[scale] = diff
     for entry in out["models"].values():
@@ -380,37 +387,44 @@ def results_table(summary: dict[str, Any], run: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def raw_channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
-    """benchmark.md: the same models on raw channels next to this run's residual channels, at
-    the raw scales this run or the sweep also has; nothing when no raw variant was collected."""
-    raw = summary.get("raw_channels", {}).get("models", {})
-    if not raw:
+def channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """benchmark.md: the same models on raw channels, on this run's and on every other
+    collected channel set, at the scales of the raw variants; each non-raw set's paired
+    difference to raw. Nothing when no raw variant was collected."""
+    raw = summary.get("raw_channels", {})
+    if not raw.get("models"):
         return []
-    paired = summary["raw_channels"].get("paired", {})
+    this = {"channels": run.get("channels", ["?"]), "paired": raw.get("paired", {}),
+            "models": summary["models"]}
+    sets = [this, *summary.get("other_channels", [])]
     rows = []
-    for key in ordered({k: None for k in raw if k in summary["models"]}):
-        residual = summary["models"][key]["scales"]
-        for scale in sorted(raw[key]["scales"], key=float):
-            if scale not in residual:
-                continue
-            a, b = residual[scale], raw[key]["scales"][scale]
-            d = paired.get(key, {}).get(scale)
-            rows.append(f"| {display_name(key)} | {scale} | {_ci(a)} | {_ci(b)} | {_paired(d)} | "
-                        f"{_fmt(a['recall_at_far'])} | {_fmt(b['recall_at_far'])} |")
+    for key in ordered({k: None for k in raw["models"]}):
+        for scale in sorted(raw["models"][key]["scales"], key=float):
+            b = raw["models"][key]["scales"][scale]
+            rows.append(f"| {display_name(key)} | {scale} | {', '.join(raw['channels'])} | "
+                        f"{_ci(b)} | {_fmt(b['recall_at_far'])} | | |")
+            for entry in sets:
+                a = entry["models"].get(key, {}).get("scales", {}).get(scale)
+                if a is not None:
+                    d = entry["paired"].get(key, {}).get(scale)
+                    rows.append(f"| {display_name(key)} | {scale} | "
+                                f"{', '.join(entry['channels'])} | {_ci(a)} | "
+                                f"{_fmt(a['recall_at_far'])} | {_paired(d)} |")
+    paired = any(entry["paired"] for entry in sets)
     return ["", "## Raw channels (the paper's input) vs residual channels", "",
             "The same models trained on the raw channels "
-            f"(`{', '.join(summary['raw_channels']['channels'])}`, experiments "
-            "`bench-raw-scale-*`) and on this run's channels "
-            f"(`{', '.join(run.get('channels', ['?']))}`) at the same amplitude scales: window "
-            f"MCC with event-bootstrap 95 % intervals, recall of injected windows at "
-            f"{run['far']:.0%} false alarms. Kept out of the amplitude sweep, A50 and the "
-            "twins. Residual beats raw when the paired difference's interval (the same test "
+            f"(`{', '.join(raw['channels'])}`, experiments `bench-raw-scale-*`), on this run's "
+            f"channels (`{', '.join(this['channels'])}`) and on every other channel set of "
+            "`benchmark.channel_sets` (experiments `bench-<set>-scale-*`) at the same amplitude "
+            "scales: window MCC with event-bootstrap 95 % intervals, recall of injected windows "
+            f"at {run['far']:.0%} false alarms. Kept out of the amplitude sweep, A50 and the "
+            "twins. A set beats raw when its paired difference's interval (the same test "
             "events resampled for both; two separate intervals overlap long before) lies above "
             "0; P(Δ > 0) is the share of resamples in which it does.", "",
-            "| model | scale | MCC [CI] residual | MCC [CI] raw | Δ MCC [CI], paired | "
-            "P(Δ > 0) | recall@FAR residual | recall@FAR raw |",
-            "|---|---|---|---|---|---|---|---|",
-            *(rows or ["| n/a | no residual run at the raw scales | | | | | | |"]),
+            "| model | scale | channels | MCC [CI] | recall@FAR | Δ MCC vs raw [CI], paired | "
+            "P(Δ > 0) |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
             *([] if paired else [
                 "", "Paired differences n/a: this sweep file holds no test-window tables "
                 f"(`{sweep_windows_dir(SWEEP_FILE).as_posix()}/`, which `seqnetquake benchmark "
@@ -462,7 +476,7 @@ def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: lis
         for key, e in summary["models"].items():
             lines.append(f"| {display_name(key)} | " + " | ".join(
                 _ci(e["scales"].get(s)) for s in scales) + f" | {_fmt(e['a50'], 3)} |")
-    lines += raw_channels_section(summary, run)
+    lines += channels_section(summary, run)
     lines += ["", "## Flags", ""]
     lines += [f"- {f}" for f in flag_lines] or ["- none (or no twins collected yet: "
                                                 "`make benchmark`)"]
@@ -604,7 +618,7 @@ def update_readme(readme: Path, reports_dir: Path = Path("reports")) -> str:
     """Rewrite README's Results table (between the benchmark-table markers) from the reports."""
     summary = json.loads((reports_dir / "benchmark.json").read_text())
     run = json.loads((reports_dir / "benchmark_details.json").read_text())["run"]
-    raw = raw_channels_section(summary, run)
+    raw = channels_section(summary, run)
     if raw:  # README's Results section: the heading becomes a bold lead-in
         raw[1] = f"**{raw[1].removeprefix('## ')}.**"
     block = "\n".join([README_START, "", SIMULATED_WARNING, "", results_table(summary, run),

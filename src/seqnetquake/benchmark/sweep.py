@@ -8,9 +8,10 @@ stages the variant does not change are reused):
   (this run); scale 0 is the zero-amplitude twin;
 - ``catalog.artificial.mode=location_matched`` (location-matched controls);
 - ``catalog.shuffle.mode=time_shuffled`` (the time-shuffled null);
-- ``windows.features=[ne_cm3,te_k]`` (the paper's raw channels) at every
-  ``benchmark.raw_channel_scales`` value (``bench-raw-scale-<k>``), reported apart from the
-  sweep (``stage.summarise``: ``raw_channels``); none when this run already uses them;
+- ``windows.features`` set to each ``benchmark.channel_sets`` entry (``raw``: the paper's
+  ``[ne_cm3,te_k]``; ``detr``: the along-track detrended residuals) at every
+  ``benchmark.channel_scales`` value (``bench-<set>-scale-<k>``), reported apart from the sweep
+  (``stage.summarise``: ``raw_channels``, ``other_channels``); none for the set this run uses;
 
 runs the queue (``dvc exp run --run-all -j 1``), then ``collect`` reads each experiment's
 ``reports/benchmark_details.json`` from its git ref, writes ``reports/benchmark_sweep.json``
@@ -36,9 +37,7 @@ from typing import Any
 
 from seqnetquake import tracking
 from seqnetquake.benchmark.stage import (
-    RAW_CHANNELS,
     SWEEP_FILE,
-    is_raw,
     run_metrics,
     scale_key,
     sweep_windows_dir,
@@ -67,12 +66,14 @@ def variants(cfg: Config) -> dict[str, dict[str, Any]]:
             "simulate.precursor.amplitude_scale": float(scale)}
     out[f"{PREFIX}location-matched"] = {"catalog.artificial.mode": "location_matched"}
     out[f"{PREFIX}time-shuffled"] = {"catalog.shuffle.mode": "time_shuffled"}
-    if not is_raw({"channels": cfg.windows.features}):  # else the sweep is on raw channels
-        for scale in cfg.benchmark.raw_channel_scales:
-            overrides: dict[str, Any] = {"windows.features": list(RAW_CHANNELS)}
+    for name, channels in cfg.benchmark.channel_sets.items():
+        if list(channels) == list(cfg.windows.features):
+            continue  # this run's channels: the sweep above
+        for scale in cfg.benchmark.channel_scales:
+            overrides: dict[str, Any] = {"windows.features": list(channels)}
             if float(scale) != this_scale:
                 overrides["simulate.precursor.amplitude_scale"] = float(scale)
-            out[f"{PREFIX}raw-scale-{name_key(scale)}"] = overrides
+            out[f"{PREFIX}{name}-scale-{name_key(scale)}"] = overrides
     return out
 
 
