@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seqnetquake import background as bg
-from seqnetquake.channels import channels_from_reference
+from seqnetquake.channels import channels_from_reference, pass_clock
 from seqnetquake.config import load_config
 from seqnetquake.contracts import BACKGROUND_INPUT_COLUMNS
 from seqnetquake.labels import events_from_catalog
@@ -30,7 +30,8 @@ from seqnetquake.windows import build_windows
 from seqnetquake.windowset import WindowSet
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = {"raw": ["ne_cm3", "te_k"], "resid": ["ne_resid", "te_resid"], "z": ["ne_z", "te_z"]}
+VARIANTS = {"raw": ["ne_cm3", "te_k"], "resid": ["ne_resid", "te_resid"], "z": ["ne_z", "te_z"],
+            "detr": ["ne_detr", "te_detr"]}
 RF = {"n_estimators": 200, "min_samples_leaf": 5, "max_features": 6}
 # SeqNetQuake with small, untuned, non-degenerate settings (the pipeline's tuned ones may be
 # tuned on raw channels, where nothing is learnable: --sqn FILE uses those instead)
@@ -86,7 +87,7 @@ def windows_all(work: Path, scale: float, cfg, vary: bool = False
     chans = channels_from_reference(
         list(RESIDUAL_CHANNELS), tracks["ne_cm3"].to_numpy(), tracks["te_k"].to_numpy(),
         {c: ref[c].to_numpy() for c in ("ne_ref", "ne_mad", "te_ref", "te_mad")},
-        cfg.background.mad_floor)
+        cfg.background, pass_clock(tracks))
     tracks = tracks.assign(**chans)
     d = cfg.datasets["07"]
     events = events_from_catalog(pd.read_parquet(work / "catalog_cses.parquet"), d.radius)

@@ -76,7 +76,7 @@ def _runs(experiment: str = "hostile"):
     ("tuning", "patience", 0, "tune"),
     ("train", "max_epochs", 0, "train"),
     ("train", "patience", -1, "train"),
-    ("train", "fine_tune_learning_rate", 0.0, "train"),
+    ("train", "fine_tune_learning_rates", [], "train"),
 ])
 def test_bad_config_value_is_one_line_before_any_run(tmp_path, cfg, mlflow_uri, section, key,
                                                      value, command):

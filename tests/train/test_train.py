@@ -194,3 +194,15 @@ def test_transfer_stage_is_deterministic(workspace):
         with np.load(root / "models/transfer/predictions.npz") as pred:
             probas.append(pred["proba"].copy())
     np.testing.assert_array_equal(probas[0], probas[1])
+
+
+def test_base_record_of_a_base_restored_from_the_dvc_cache(tmp_path):
+    """.dvcignore keeps mlflow.json out of the cache: a restored base has none, and the
+    transfer run says so in its lineage tags instead of failing."""
+    from seqnetquake.train.transfer import base_record
+
+    (tmp_path / "mlflow.json").write_text(json.dumps({"run_id": "abc", "model_uri": "m"}))
+    assert base_record(tmp_path)["run_id"] == "abc"
+    (tmp_path / "mlflow.json").unlink()
+    record = base_record(tmp_path)
+    assert record["run_id"].startswith("unknown (") and "DVC cache" in record["model_uri"]
