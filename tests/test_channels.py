@@ -56,15 +56,15 @@ def test_windows_stage_writes_residual_channels(tmp_path, monkeypatch):
     background.run_stage(cfg, "cses", tracks_path, bg_path, tmp_path / "bg.json")
 
     resid = cfg.model_copy(update={"windows": cfg.windows.model_copy(
-        update={"features": ["ne_z", "te_resid"]})})
+        update={"features": ["ne_z", "te_resid", "ne_detr"]})})
     run_stage(resid, "07", tracks_path, catalog_path, tmp_path / "z", background=bg_path)
     train, test = load_dataset(tmp_path / "z")
-    assert train.channels == ("ne_z", "te_resid") == test.channels
+    assert train.channels == ("ne_z", "te_resid", "ne_detr") == test.channels
     with np.load(tmp_path / "z" / "train.npz") as data:
-        assert data["channels"].tolist() == ["ne_z", "te_resid"]
+        assert data["channels"].tolist() == ["ne_z", "te_resid", "ne_detr"]
     assert np.isfinite(train.X).all() and (train.X[..., 0] < 0).any()  # signed
     manifest = json.loads((tmp_path / "z" / "manifest.json").read_text())
-    assert manifest["channels"] == ["ne_z", "te_resid"]
+    assert manifest["channels"] == ["ne_z", "te_resid", "ne_detr"]
     assert len(manifest["inputs"]["background"]["md5"]) == 32
 
     raw = cfg.model_copy(update={"windows": cfg.windows.model_copy(

@@ -369,7 +369,7 @@ class BenchmarkConfig(_Section):
     # (the paper's input); a set on this run's channels is this run.
     channel_scales: list[float] = Field(default_factory=lambda: [1.0, 4.0])
     channel_sets: dict[str, list[str]] = Field(default_factory=lambda: {
-        "raw": ["ne_cm3", "te_k"], "detr": ["ne_detr", "te_detr"]})
+        "raw": ["ne_cm3", "te_k"]})
 
     @field_validator("channel_sets")
     @classmethod

@@ -333,8 +333,8 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     from seqnetquake.benchmark import sweep
 
     cmds = sweep.queue_commands(cfg)  # cfg is on raw channels: no bench-raw-* variants
-    assert [c[5] for c in cmds if "-raw-" in c[5] or "-detr-" in c[5]] == [
-        "bench-detr-scale-1", "bench-detr-scale-4"]
+    assert [c[5] for c in cmds if "-raw-" in c[5] or "-resid-" in c[5]] == [
+        "bench-resid-scale-1", "bench-resid-scale-4"]
     assert len(cmds) == 8 and all(c[:4] == ["dvc", "exp", "run", "--queue"] for c in cmds)
     assert all(c[-1] == "benchmark" for c in cmds)
     assert cmds[0][6:8] == ["-S", "simulate.precursor.amplitude_scale=0.0"]
@@ -416,14 +416,16 @@ def test_channel_set_variants_and_their_queue_commands(cfg, tmp_path):
     c = cfg.model_copy(update={"windows": cfg.windows.model_copy(
         update={"features": ["ne_z", "te_z"]})})
     assert c.benchmark.channel_scales == [1.0, 4.0]
-    assert c.benchmark.channel_sets == {"raw": ["ne_cm3", "te_k"], "detr": ["ne_detr", "te_detr"]}
+    assert c.benchmark.channel_sets == {"raw": ["ne_cm3", "te_k"],
+                                        "resid": ["ne_resid", "te_resid"]}
+    assert BenchmarkConfig().channel_sets == {"raw": ["ne_cm3", "te_k"]}
     assert c.simulate.precursor.amplitude_scale == 1.0
     found = sweep.variants(c)
     assert found["bench-raw-scale-1"] == {"windows.features": ["ne_cm3", "te_k"]}  # this scale
     assert found["bench-raw-scale-4"] == {"windows.features": ["ne_cm3", "te_k"],
                                           "simulate.precursor.amplitude_scale": 4.0}
     assert found["bench-scale-4"] == {"simulate.precursor.amplitude_scale": 4.0}
-    assert found["bench-detr-scale-1"] == {"windows.features": ["ne_detr", "te_detr"]}
+    assert found["bench-resid-scale-1"] == {"windows.features": ["ne_resid", "te_resid"]}
     cmds = {cmd[5]: cmd for cmd in sweep.queue_commands(c)}
     assert cmds["bench-raw-scale-4"] == [
         "dvc", "exp", "run", "--queue", "-n", "bench-raw-scale-4",
@@ -445,7 +447,10 @@ def test_channel_set_variants_and_their_queue_commands(cfg, tmp_path):
     raw = c.model_copy(update={"windows": c.windows.model_copy(
         update={"features": ["ne_cm3", "te_k"]})})
     assert not any(n.startswith("bench-raw-") for n in sweep.variants(raw))
-    assert "bench-detr-scale-4" in sweep.variants(raw)
+    assert "bench-resid-scale-4" in sweep.variants(raw)
+    resid = c.model_copy(update={"windows": c.windows.model_copy(
+        update={"features": ["ne_resid", "te_resid"]})})
+    assert not any(n.startswith("bench-resid-") for n in sweep.variants(resid))
     with pytest.raises(ValidationError, match="bench-<set>-scale"):
         BenchmarkConfig(channel_sets={"de-tr": ["ne_detr"]})
     with pytest.raises(ValidationError, match="ne_ratio"):

@@ -277,6 +277,8 @@ def channel_figures(set_runs: list[dict[str, Any]], minuend: Sequence[dict[str, 
     out: dict[str, Any] = {"channels": channels or list(RAW_CHANNELS), "models": {},
                            "paired": {}}
     for r in set_runs:
+        if r["controls"] not in ("none", "zero_amplitude"):
+            continue  # a twin on these channels is no amplitude point
         scale = scale_key(r["amplitude_scale"])
         for key, m in r["models"].items():
             out["models"].setdefault(key, {"scales": {}})["scales"][scale] = {
