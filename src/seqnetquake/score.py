@@ -10,12 +10,13 @@ The model says what it needs: T, channel names and the half-orbit it was trained
 MLflow metadata (``serving.log_classifier``). The pyfunc checks the windows again before
 predicting, so nothing outside the instrument ranges becomes a probability.
 
-Residual channels (``ne_resid``, ``te_resid``: the embedded default; ``ne_z``, ``te_z``) are
+Residual channels (``ne_detr``, ``te_detr``: the embedded default; ``ne_resid``, ``ne_z``, ...) are
 computed here from raw values, as the background stage does, so users still pass raw files:
 each new sample's reference is :func:`background.compute_reference` over the quiet samples of
 the previous ``background.days`` whole days, taken from a track history (the project's
 ``data/interim/tracks_<satellite>.parquet`` or ``--history``) and from the scored files' own
-earlier days. Only the past is read (the rule never looks at a sample's own day or later).
+earlier days. Only the past is read (the rule never looks at a sample's own day or later);
+``*_detr`` channels also read the sample's own pass (its along-track trend), never another.
 Samples without a sufficient reference (``ref_level`` -1) are unusable, as in the windows
 stage: the windows they cost are counted (``windows_no_reference``), never scored with NaN.
 """

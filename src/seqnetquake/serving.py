@@ -1,9 +1,9 @@
 """Serving: the pyfunc face of a trained classifier, logging it to MLflow, scoring with it.
 
 Registered models take windows exactly as stored in the npz files (float32 N x T x F in the
-channels ``windows.features`` names: log ratios ``ne_resid``, ``te_resid`` to the quiet-time
-reference in the embedded default, unscaled Ne cm^-3 and Te K for the paper's raw
-``ne_cm3``, ``te_k``) and return class probabilities (N x 3): the classifier's scaling is
+channels ``windows.features`` names: log ratios to the quiet-time reference less their
+along-track trend, ``ne_detr``, ``te_detr``, in the embedded default, unscaled Ne cm^-3 and
+Te K for the paper's raw ``ne_cm3``, ``te_k``) and return class probabilities (N x 3): the classifier's scaling is
 inside it (``seqnetquake.models``), and the package's code travels with the model
 (``code_paths``), so
 ``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs nothing else.
