@@ -3,9 +3,9 @@
 Registered models take windows exactly as stored in the npz files (float32 N x T x F in the
 channels ``windows.features`` names: log ratios to the quiet-time reference less their
 along-track trend, ``ne_detr``, ``te_detr``, in the embedded default, unscaled Ne cm^-3 and
-Te K for the paper's raw ``ne_cm3``, ``te_k``) and return class probabilities (N x 3): the classifier's scaling is
-inside it (``seqnetquake.models``), and the package's code travels with the model
-(``code_paths``), so
+Te K for the paper's raw ``ne_cm3``, ``te_k``) and return class probabilities (N x 3): the
+classifier's scaling is inside it (``seqnetquake.models``), and the package's code travels
+with the model (``code_paths``), so
 ``mlflow.pyfunc.load_model("models:/seqnetquake-cses@champion")`` needs nothing else.
 The model is logged from code: MLflow runs ``pyfunc_model.py`` (which sets
 :class:`ClassifierModel`) at load time. Registration and the champion alias:
