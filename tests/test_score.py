@@ -178,6 +178,16 @@ def test_z_model_scores_raw_files_with_the_stage_reference(zstore, tmp_path):
         np.testing.assert_allclose(tracks[channel].to_numpy()[night],
                                    stage[channel].to_numpy()[night], rtol=1e-12,
                                    equal_nan=True)
+    # score's route to the detrended channels is the stage's too (the same pass-wise trend)
+    detr = ["ne_detr", "te_detr"]
+    scored, _ = scoring.add_residual_channels(tracks[history.columns], history, detr, cfg,
+                                              "night")
+    staged = add_channels(tracks[history.columns], detr, tmp_path / "bg.parquet", cfg)
+    for channel in detr:
+        assert np.isfinite(scored[channel].to_numpy()[night]).mean() > 0.5
+        np.testing.assert_allclose(scored[channel].to_numpy()[night],
+                                   staged[channel].to_numpy()[night], atol=1e-12,
+                                   equal_nan=True)
     expected = unlabelled_windows(stage, 10, list(Z_CHANNELS), 1.5, 0.75, "night")
     assert len(result.scores) == len(expected.X) > 0
     np.testing.assert_array_equal(result.scores["time"].to_numpy(),
