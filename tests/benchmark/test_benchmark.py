@@ -579,3 +579,31 @@ def test_residual_and_raw_runs_are_compared_on_the_same_windows():
     relabelled["_windows"] = _fake_windows(1 - y, {"transfer": blind})
     with pytest.raises(ValueError, match="dataset 07: the same test window has different"):
         stage.summarise(run, {"variants": {"bench-raw-scale-1": {"run": relabelled}}})
+
+
+def test_goals_section_says_which_goal_each_headline_model_meets():
+    from seqnetquake.benchmark import stage
+
+    def fig(mcc, recall=None):
+        return {"mcc": mcc, "mcc_ci_low": mcc - 0.1, "mcc_ci_high": mcc + 0.1,
+                "recall_at_far": recall}
+
+    summary = {
+        "ceiling_by_scale": {"07": {"1": 0.45, "4": 0.5}},
+        "models": {"transfer": {"scales": {"1": fig(0.1, 0.55), "4": fig(0.35)}},
+                   "direct": {"scales": {"1": fig(0.1, 0.2), "4": fig(0.2)}},
+                   "lstm": {"scales": {"4": fig(0.3)}}},
+        "twins": {"zero_amplitude": {"transfer": fig(0.02), "direct": fig(-0.08)}},
+        "raw_channels": {"paired": {"transfer": {"4": {"mcc_diff_ci_low": 0.05}}}},
+    }
+    run = {"far": 0.1, "models": {k: {"dataset": "07"} for k in ("transfer", "direct")}}
+    lines = stage.goals_section(summary, run)
+    rows = {line.split(" | ")[0].removeprefix("| "): line.split(" | ")[1:]
+            for line in lines if line.startswith("| ") and "---" not in line}
+    recall, share, above, twin, raw1, raw4 = (v for k, v in rows.items() if k != "goal")
+    assert recall == ["0.55 yes", "0.20 no |"]
+    assert share == ["0.70 yes", "0.40 no |"]  # 0.35 / 0.5 against 0.6 of the ceiling
+    assert above == ["0.05 yes", "-0.10 no |"]  # against the LSTM's 0.3
+    assert twin == ["0.02 yes", "-0.08 no |"]
+    assert raw1 == ["n/a", "n/a |"] and raw4 == ["0.05 yes", "n/a |"]
+    assert stage.goals_section({**summary, "models": {"lstm": {}}}, run) == []

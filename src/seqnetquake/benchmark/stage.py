@@ -30,6 +30,7 @@ are checked against ``t0``/``y``. One MLflow run, tags ``data_kind``, ``amplitud
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -433,6 +434,72 @@ def channels_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
                 "collect` copies since they were added); re-run `make benchmark`."])]
 
 
+GOAL_SCALES = ("1", "4")  # the default amplitude and four times it (issue 10's goals)
+GOAL_CEILING_SHARE = 0.6  # x4 MCC goal: this share of the truth ceiling
+
+
+def goals_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """benchmark.md: SeqNetQuake TL and DT against the benchmark's goals (docs/benchmark.md),
+    each cell the figure and whether it meets the goal; n/a where a variant is not collected."""
+    heads = [k for k in ("transfer", "direct") if k in summary["models"]]
+    if not heads:
+        return []
+    far = run["far"]
+    others = [k for k in summary["models"] if k not in STAGE_ORDER]
+
+    def scale(key: str, s: str) -> dict[str, Any] | None:
+        return summary["models"].get(key, {}).get("scales", {}).get(s)
+
+    def cell(value: float | None, ok: bool | None) -> str:
+        return "n/a" if value is None or ok is None else f"{value:.2f} {'yes' if ok else 'no'}"
+
+    def recall_x1(key: str) -> str:
+        m = scale(key, "1")
+        r = m and m.get("recall_at_far")
+        return cell(r, None if r is None else r >= 0.5)
+
+    def share_x4(key: str) -> str:
+        m, ceiling = scale(key, "4"), summary["ceiling_by_scale"].get(
+            run["models"][key]["dataset"], {}).get("4")
+        if not m or not ceiling or m["mcc"] is None:
+            return "n/a"
+        return cell(m["mcc"] / ceiling, m["mcc"] >= GOAL_CEILING_SHARE * ceiling)
+
+    def above_others(key: str) -> str:
+        m = scale(key, "4")
+        rivals = [(scale(o, "4") or {}).get("mcc") for o in others]
+        rivals = [r for r in rivals if r is not None]
+        if not m or m["mcc"] is None or not rivals:
+            return "n/a"
+        return cell(m["mcc"] - max(rivals), m["mcc"] > max(rivals))
+
+    def twin(key: str) -> str:
+        m = summary["twins"].get("zero_amplitude", {}).get(key)
+        if not m or m["mcc"] is None:
+            return "n/a"
+        return cell(m["mcc"], abs(m["mcc"]) <= TWIN_TOLERANCE)
+
+    def beats_raw(key: str, s: str) -> str:
+        d = summary.get("raw_channels", {}).get("paired", {}).get(key, {}).get(s)
+        return "n/a" if d is None else cell(d["mcc_diff_ci_low"], d["mcc_diff_ci_low"] > 0)
+
+    rows = [
+        (f"recall of injected windows at {far:.0%} false alarms, x1 (A50 at or below x1): "
+         ">= 0.5", recall_x1),
+        (f"x4 MCC / truth ceiling: >= {GOAL_CEILING_SHARE}", share_x4),
+        ("x4 MCC minus the best classical/baseline MCC: > 0", above_others),
+        (f"zero-amplitude twin MCC: within 0 +- {TWIN_TOLERANCE}", twin),
+        *((f"beats raw channels at x{s}: paired Δ MCC interval's lower end > 0",
+           functools.partial(beats_raw, s=s)) for s in GOAL_SCALES),
+    ]
+    return ["", "## Goals (SeqNetQuake)", "",
+            "Each cell: the figure, then whether it meets the goal (docs/benchmark.md, "
+            "\"Goals\"); n/a where the sweep variant it needs is not collected.", "",
+            "| goal | " + " | ".join(display_name(k) for k in heads) + " |",
+            "|---" * (len(heads) + 1) + "|",
+            *(f"| {name} | " + " | ".join(fn(k) for k in heads) + " |" for name, fn in rows)]
+
+
 def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: list[str],
                    path: Path, cfg: Config) -> None:
     lines = ["# Injection-recovery benchmark", "", SIMULATED_WARNING, "",
@@ -479,6 +546,7 @@ def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: lis
             lines.append(f"| {display_name(key)} | " + " | ".join(
                 _ci(e["scales"].get(s)) for s in scales) + f" | {_fmt(e['a50'], 3)} |")
     lines += channels_section(summary, run)
+    lines += goals_section(summary, run)
     lines += ["", "## Flags", ""]
     lines += [f"- {f}" for f in flag_lines] or ["- none (or no twins collected yet: "
                                                 "`make benchmark`)"]
