@@ -129,12 +129,18 @@ def test_stage_names_missing_column(tmp_path, cfg):
         bg.run_stage(cfg, "cses", path, tmp_path / "o.parquet", tmp_path / "o.json")
 
 
-def test_channels_from_background(tmp_path):
+def _with_background(tmp_path) -> tuple[BackgroundConfig, pd.DataFrame, pd.DataFrame, object]:
+    """(config, synthetic tracks, their reference, the reference's parquet)."""
     cfg = BackgroundConfig(min_count=10)
     tracks = synthetic_tracks()
     ref = reference_of(tracks, cfg)
     path = tmp_path / "bg.parquet"
     ref.to_parquet(path, index=False)
+    return cfg, tracks, ref, path
+
+
+def test_channels_from_background(tmp_path):
+    cfg, tracks, ref, path = _with_background(tmp_path)
     out = channels.add_channels(tracks, ["ne_resid", "te_z", "ne_cm3"], path, cfg)
     i = int(np.flatnonzero(ref["ref_level"].to_numpy() >= 0)[0])
     resid = np.log10(tracks.loc[i, "ne_cm3"]) - ref.loc[i, "ne_ref"]
@@ -178,11 +184,7 @@ def test_along_track_trend_keeps_a_local_bump_and_removes_the_pass_level():
 
 def test_detrended_channel_reads_only_its_own_pass(tmp_path):
     """Changing a later pass (or the pass before) leaves a pass's ne_detr as it was."""
-    cfg = BackgroundConfig(min_count=10)
-    tracks = synthetic_tracks()
-    ref = reference_of(tracks, cfg)
-    path = tmp_path / "bg.parquet"
-    ref.to_parquet(path, index=False)
+    cfg, tracks, ref, path = _with_background(tmp_path)
     before = channels.add_channels(tracks, ["ne_detr", "te_detr", "ne_resid"], path, cfg)
     hid = tracks["half_orbit_id"]
     target = int(hid.iloc[np.flatnonzero(ref["ref_level"].to_numpy() >= 0)[0]])
