@@ -309,6 +309,7 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
     stage.update_readme(readme, reports)
     text = readme.read_text()
     assert "old" not in text and text.endswith("rest\n") and "SeqNetQuake-TL" in text
+    assert "**Goals (SeqNetQuake).**" in text  # the goals follow the table, as a lead-in
 
 
 def test_predictions_of_other_windows_are_refused(tmp_path, cfg, mlflow_uri):

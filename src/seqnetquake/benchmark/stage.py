@@ -688,11 +688,13 @@ def update_readme(readme: Path, reports_dir: Path = Path("reports")) -> str:
     """Rewrite README's Results table (between the benchmark-table markers) from the reports."""
     summary = json.loads((reports_dir / "benchmark.json").read_text())
     run = json.loads((reports_dir / "benchmark_details.json").read_text())["run"]
-    raw = channels_section(summary, run)
-    if raw:  # README's Results section: the heading becomes a bold lead-in
-        raw[1] = f"**{raw[1].removeprefix('## ')}.**"
+    sections = []
+    for lines in (channels_section(summary, run), goals_section(summary, run)):
+        if lines:  # README's Results section: the heading becomes a bold lead-in
+            lines[1] = f"**{lines[1].removeprefix('## ')}.**"
+        sections += lines
     block = "\n".join([README_START, "", SIMULATED_WARNING, "", results_table(summary, run),
-                       *raw, "", README_END])
+                       *sections, "", README_END])
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         raise InputError(readme, "benchmark-table", f"markers {README_START} / {README_END} "
