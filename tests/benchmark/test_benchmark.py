@@ -390,6 +390,10 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     assert copied.read_bytes() == table.read_bytes()
     assert (tmp_path / "sweep" / "bench-scale-2" / "windows_07_test.parquet").is_file()
     assert [c[5] for c in sweep.queue_commands(cfg, ["bench-scale-2"])] == ["bench-scale-2"]
+    # the collected tables (untracked until committed) travel into each queued experiment
+    (tmp_path / "reports" / "benchmark_sweep").mkdir()
+    assert sweep.queue_commands(cfg, ["bench-scale-2"])[0][-3:] == [
+        "-C", "reports/benchmark_sweep", "benchmark"]
     with pytest.raises(ValueError, match="unknown sweep variant"):
         sweep.collect(cfg, out=tmp_path / "sweep.json", only=["bench-scale-3"])
     copied.write_bytes(copied.read_bytes()[:-8])  # truncated after collect
@@ -405,7 +409,7 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
 
 
 # --------------------------------------------------------------------------- raw channels
-def test_channel_set_variants_and_their_queue_commands(cfg, tmp_path):
+def test_channel_set_variants_and_their_queue_commands(cfg, tmp_path, monkeypatch):
     """One experiment per benchmark.channel_sets entry and channel_scales value; the list
     override is in Hydra's grammar, which DVC's ``-S`` applies to params.yaml."""
     import yaml
@@ -427,6 +431,7 @@ def test_channel_set_variants_and_their_queue_commands(cfg, tmp_path):
                                           "simulate.precursor.amplitude_scale": 4.0}
     assert found["bench-scale-4"] == {"simulate.precursor.amplitude_scale": 4.0}
     assert found["bench-resid-scale-1"] == {"windows.features": ["ne_resid", "te_resid"]}
+    monkeypatch.chdir(tmp_path)  # no collected tables here: no -C
     cmds = {cmd[5]: cmd for cmd in sweep.queue_commands(c)}
     assert cmds["bench-raw-scale-4"] == [
         "dvc", "exp", "run", "--queue", "-n", "bench-raw-scale-4",

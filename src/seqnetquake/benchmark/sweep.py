@@ -98,11 +98,14 @@ def chosen(cfg: Config, only: Sequence[str] | None) -> dict[str, dict[str, Any]]
 
 def queue_commands(cfg: Config, only: Sequence[str] | None = None) -> list[list[str]]:
     """The ``dvc exp run --queue`` command of every variant (targets: the benchmark stage)."""
+    tables = sweep_windows_dir(SWEEP_FILE)
     cmds = []
     for name, overrides in chosen(cfg, only).items():
         cmd = ["dvc", "exp", "run", "--queue", "-n", name]
         for key, value in overrides.items():
             cmd += ["-S", override_arg(key, value)]
+        if tables.is_dir():  # collected tables may be untracked: a queued run must see them
+            cmd += ["-C", tables.as_posix()]
         cmds.append([*cmd, "benchmark"])
     return cmds
 
