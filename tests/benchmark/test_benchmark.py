@@ -390,10 +390,22 @@ def test_sweep_commands_and_collect_from_experiment_refs(tmp_path, cfg, mlflow_u
     assert copied.read_bytes() == table.read_bytes()
     assert (tmp_path / "sweep" / "bench-scale-2" / "windows_07_test.parquet").is_file()
     assert [c[5] for c in sweep.queue_commands(cfg, ["bench-scale-2"])] == ["bench-scale-2"]
-    # the collected tables (untracked until committed) travel into each queued experiment
-    (tmp_path / "reports" / "benchmark_sweep").mkdir()
+    # collected tables git does not track yet travel into each queued experiment; tracked
+    # ones are there already (copying them again would fail)
+    new = tmp_path / "reports" / "benchmark_sweep" / "bench-scale-2"
+    new.mkdir(parents=True)
+    (new / "windows_07_test.parquet").write_bytes(b"x")
     assert sweep.queue_commands(cfg, ["bench-scale-2"])[0][-3:] == [
         "-C", "reports/benchmark_sweep", "benchmark"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "tables"], check=True)
+    (tmp_path / "reports" / "benchmark_sweep" / "bench-scale-0").mkdir()
+    (tmp_path / "reports" / "benchmark_sweep" / "bench-scale-0" / "t.parquet").write_bytes(b"y")
+    (new / "windows_11_test.parquet").write_bytes(b"z")
+    assert sweep.queue_commands(cfg, ["bench-scale-2"])[0][6:] == [
+        "-S", "simulate.precursor.amplitude_scale=2.0",
+        "-C", "reports/benchmark_sweep/bench-scale-0",
+        "-C", "reports/benchmark_sweep/bench-scale-2/windows_11_test.parquet", "benchmark"]
     with pytest.raises(ValueError, match="unknown sweep variant"):
         sweep.collect(cfg, out=tmp_path / "sweep.json", only=["bench-scale-3"])
     copied.write_bytes(copied.read_bytes()[:-8])  # truncated after collect

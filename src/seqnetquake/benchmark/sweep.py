@@ -96,16 +96,28 @@ def chosen(cfg: Config, only: Sequence[str] | None) -> dict[str, dict[str, Any]]
     return {name: found[name] for name in found if name in only}
 
 
+def untracked_tables(root: Path | None = None) -> list[str]:
+    """Collected test-window tables git does not track yet (a folder when none of it is
+    tracked): a queued experiment must be given them (``-C``), or its benchmark stage finds
+    the sweep file naming tables it does not have. Tracked ones it has already."""
+    root = root or sweep_windows_dir(SWEEP_FILE)
+    if not root.is_dir():
+        return []
+    found = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "--directory",
+                            root.as_posix()], capture_output=True, text=True, check=False)
+    return [line.rstrip("/") for line in found.stdout.splitlines() if line.strip()]
+
+
 def queue_commands(cfg: Config, only: Sequence[str] | None = None) -> list[list[str]]:
     """The ``dvc exp run --queue`` command of every variant (targets: the benchmark stage)."""
-    tables = sweep_windows_dir(SWEEP_FILE)
+    untracked = untracked_tables()
     cmds = []
     for name, overrides in chosen(cfg, only).items():
         cmd = ["dvc", "exp", "run", "--queue", "-n", name]
         for key, value in overrides.items():
             cmd += ["-S", override_arg(key, value)]
-        if tables.is_dir():  # collected tables may be untracked: a queued run must see them
-            cmd += ["-C", tables.as_posix()]
+        for path in untracked:  # a queued run sees tracked files only
+            cmd += ["-C", path]
         cmds.append([*cmd, "benchmark"])
     return cmds
 
