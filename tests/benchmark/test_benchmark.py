@@ -256,7 +256,8 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
     oracle = eff.oracle_labels(test.y, amp_test > 0)
     assert saved["datasets"]["07"]["ceiling_mcc"] == pytest.approx(
         matthews_corrcoef(test.y, oracle))
-    assert set(saved["models"]) == {"transfer", "direct", "rf"}
+    # the models, and the reference fitted to the truth on the target dataset's fit windows
+    assert set(saved["models"]) == {"transfer", "direct", "rf", "truth_trained"}
     for m in saved["models"].values():
         assert set(m["scales"]["1"]) == {"mcc", "mcc_ci_low", "mcc_ci_high", "recall_at_far"}
         assert "a50" in m
@@ -271,10 +272,12 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
     assert saved["models"]["direct"]["a50"] is None
     windows = pd.read_parquet(reports / "benchmark" / "windows_07_test.parquet")
     np.testing.assert_allclose(windows["amplitude_ne_rel"], amp_test)
-    assert {"p_seismic_transfer", "pred_rf", "oracle"} <= set(windows.columns)
+    assert {"p_seismic_transfer", "pred_rf", "oracle", "pred_truth_trained"} <= set(
+        windows.columns)
     assert (reports / "plots" / "benchmark" / "efficiency.png").stat().st_size > 0
     md = (reports / "benchmark.md").read_text()
     assert "Simulated data" in md and "| model | MCC [CI] | ceiling | ratio |" in md
+    assert md.index("| RF |") < md.index("| Truth-trained reference |")  # the last row
 
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert len(runs) == 1
@@ -298,6 +301,7 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
     assert any("SeqNetQuake-TL: event-level test_eqa_mcc 0.300 not reproduced" in f
                for f in flagged)
     assert not any("threshold" in f for f in flagged)
+    assert not any(f.startswith("Truth-trained") for f in flagged)  # no model's control
     tl_mcc = details["models"]["transfer"]["mcc"]
     assert any("SeqNetQuake-TL: zero_amplitude twin" in f for f in flagged) == (
         abs(tl_mcc) > 0.05)
@@ -610,7 +614,8 @@ def test_goals_section_says_which_goal_each_headline_model_meets():
         "ceiling_by_scale": {"07": {"1": 0.45, "4": 0.5}},
         "models": {"transfer": {"scales": {"1": fig(0.1, 0.55), "4": fig(0.35)}},
                    "direct": {"scales": {"1": fig(0.1, 0.2), "4": fig(0.2)}},
-                   "lstm": {"scales": {"4": fig(0.3)}}},
+                   "lstm": {"scales": {"4": fig(0.3)}},
+                   "truth_trained": {"scales": {"4": fig(0.45)}}},  # a reference, no rival
         "twins": {"zero_amplitude": {"transfer": fig(0.02), "direct": fig(-0.08)}},
         "raw_channels": {"paired": {"transfer": {"4": {"mcc_diff_ci_low": 0.05}}}},
     }

@@ -43,6 +43,7 @@ import pandas as pd
 
 from seqnetquake import tracking
 from seqnetquake.benchmark import efficiency as eff
+from seqnetquake.benchmark import reference
 from seqnetquake.benchmark.truth import read_truth, window_truth
 from seqnetquake.config import Config
 from seqnetquake.contracts import STAGE_METRICS_FILE
@@ -109,6 +110,8 @@ def model_names(found: dict[str, Any]) -> dict[str, Path]:
 
 
 def display_name(key: str) -> str:
+    if key == reference.KEY:
+        return reference.NAME
     return STAGE_MODELS.get(key) or BASELINE_NAMES.get(key, key)
 
 
@@ -137,7 +140,8 @@ def check_val(pred: Predictions, val: WindowSet, path: Path) -> None:
 
 # --------------------------------------------------------------------------- the run
 def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any]:
-    """This run's ceilings and per-model detection figures (plus the window tables)."""
+    """This run's ceilings, per-model detection figures and the truth-trained reference on the
+    target dataset (plus the window tables)."""
     bcfg = cfg.benchmark
     found = model_names(stage_predictions(models_dir))
     if not found:
@@ -149,14 +153,15 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
         satellite = cfg.datasets[ds].satellite
         truth = read_truth(cfg.tracks.raw_dirs[satellite])
         train, test = load_dataset(data_dir / ds)
-        _, val = fit_validation_split(train, cfg)
+        fit, val = fit_validation_split(train, cfg)
+        sets = {"train": train, "fit": fit, "val": val, "test": test}
         wt = {name: window_truth(ws.t0, ws.half_orbit_id, ws.T, cfg.tracks.cadence_s, truth)
-              for name, ws in (("train", train), ("val", val), ("test", test))}
+              for name, ws in sets.items()}
         splits = {name: eff.ceiling(ws.y, wt[name].injected, ws.event_id,
                                     n_samples=bcfg.bootstrap_samples, seed=bcfg.seed)
                   for name, ws in (("train", train), ("test", test))}
         datasets[ds] = {"satellite": satellite, **splits["test"], "splits": splits}
-        cache[ds] = (test, val, wt)
+        cache[ds] = (sets, wt)
         windows[ds] = pd.DataFrame({
             "t0": pd.to_datetime(test.t0, utc=True), "half_orbit_id": test.half_orbit_id,
             "event_id": test.event_id.astype(str), "y": test.y,
@@ -164,32 +169,46 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
             "injected": wt["test"].injected, "amplitude_ne_rel": wt["test"].amplitude,
             "truth_event_id": wt["test"].truth_event,
         })
+
+    def scored(key: str, ds: str, proba: np.ndarray, proba_val: np.ndarray) -> dict[str, Any]:
+        """MCC [CI] and detection efficiency of one model's probabilities; its table columns."""
+        sets, wt = cache[ds]
+        test, val = sets["test"], sets["val"]
+        hard = np.asarray(proba).argmax(axis=1)
+        boot = event_bootstrap(test.y, hard, test.event_id, n_samples=bcfg.bootstrap_samples,
+                               seed=bcfg.seed)
+        det = eff.detection(
+            proba_val[:, 1], (val.y == 0) & ~wt["val"].injected, proba[:, 1],
+            eff.oracle_labels(test.y, wt["test"].injected) == 1,
+            (test.y == 0) & ~wt["test"].injected, wt["test"].amplitude,
+            wt["test"].truth_event, bcfg.far, n_samples=bcfg.bootstrap_samples, seed=bcfg.seed)
+        windows[ds][f"p_seismic_{key}"] = proba[:, 1]
+        windows[ds][f"pred_{key}"] = hard
+        return {"dataset": ds, "name": display_name(key),
+                **{k: boot[k] for k in ("mcc", "mcc_ci_low", "mcc_ci_high")}, **det}
+
     models: dict[str, Any] = {}
     for key, path in found.items():
         ds = model_dataset(cfg, key)
-        test, val, wt = cache[ds]
+        sets, _ = cache[ds]
         pred = Predictions.load(path)
-        check_test(pred, test, path)
-        check_val(pred, val, path)
-        hard = np.asarray(pred.proba).argmax(axis=1)
-        boot = event_bootstrap(pred.y, hard, pred.event_id, n_samples=bcfg.bootstrap_samples,
-                               seed=bcfg.seed)
-        oracle_test = eff.oracle_labels(test.y, wt["test"].injected)
-        det = eff.detection(
-            pred.proba_val[:, 1], (val.y == 0) & ~wt["val"].injected, pred.proba[:, 1],
-            oracle_test == 1, (test.y == 0) & ~wt["test"].injected, wt["test"].amplitude,
-            wt["test"].truth_event, bcfg.far, n_samples=bcfg.bootstrap_samples, seed=bcfg.seed)
-        models[key] = {"dataset": ds, "name": display_name(key),
-                       **{k: boot[k] for k in ("mcc", "mcc_ci_low", "mcc_ci_high")},
-                       **det, "event_level": event_level(path.parent / STAGE_METRICS_FILE)}
-        windows[ds][f"p_seismic_{key}"] = pred.proba[:, 1]
-        windows[ds][f"pred_{key}"] = hard
+        check_test(pred, sets["test"], path)
+        check_val(pred, sets["val"], path)
+        models[key] = {**scored(key, ds, np.asarray(pred.proba), np.asarray(pred.proba_val)),
+                       "event_level": event_level(path.parent / STAGE_METRICS_FILE)}
+    ds = cfg.train.target_dataset
+    if ds in cache:
+        sets, wt = cache[ds]
+        proba_val, proba = reference.truth_trained_proba(sets["fit"], wt["fit"].injected,
+                                                         sets["val"], sets["test"])
+        models[reference.KEY] = scored(reference.KEY, ds, proba, proba_val)
     return {"amplitude_scale": cfg.simulate.precursor.amplitude_scale,
             "controls": controls(cfg), "channels": list(cfg.windows.features),
             "far": bcfg.far, "datasets": datasets,
             "models": models, "_windows": windows}
 
 
+# --------------------------------------------------------------------------- the run
 def event_level(metrics_path: Path) -> dict[str, float]:
     """The training stage's test event-level figures (``test_eq*``), for the twin check."""
     try:
@@ -330,6 +349,8 @@ def flags(summary: dict[str, Any], run: dict[str, Any], sweep: dict[str, Any]) -
     out = []
     for twin, per_model in summary["twins"].items():
         for key, m in per_model.items():
+            if key == reference.KEY:  # knows the truth: its twin is no control of a model
+                continue
             if m["mcc"] is not None and abs(m["mcc"]) > TWIN_TOLERANCE:
                 out.append(f"{display_name(key)}: {twin} twin MCC {m['mcc']:.3f} is outside "
                            f"0 +- {TWIN_TOLERANCE}")
@@ -369,9 +390,10 @@ def _paired(d: dict[str, Any] | None) -> str:
 
 
 def ordered(models: dict[str, Any]) -> list[str]:
-    """Headline models first (TL, DT, IT), then the baselines by name."""
+    """Headline models first (TL, DT, IT), then the baselines by name, the reference last."""
     head = [k for k in STAGE_ORDER if k in models]
-    return head + sorted(k for k in models if k not in STAGE_ORDER)
+    tail = [reference.KEY] if reference.KEY in models else []
+    return head + sorted(k for k in models if k not in (*STAGE_ORDER, *tail)) + tail
 
 
 def results_table(summary: dict[str, Any], run: dict[str, Any]) -> str:
@@ -445,7 +467,7 @@ def goals_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
     if not heads:
         return []
     far = run["far"]
-    others = [k for k in summary["models"] if k not in STAGE_ORDER]
+    others = [k for k in summary["models"] if k not in (*STAGE_ORDER, reference.KEY)]
 
     def scale(key: str, s: str) -> dict[str, Any] | None:
         return summary["models"].get(key, {}).get("scales", {}).get(s)
