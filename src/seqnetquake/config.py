@@ -337,6 +337,9 @@ class TrainConfig(_Section):
     max_epochs: int = Field(default=30, ge=1)  # cap; Keras models stop early on validation loss
     patience: int = Field(default=4, ge=1)
     fine_tune_epochs: int = Field(default=30, ge=1)
+    # Fine-tuning starts at the base's optimum, where validation loss plateaus before the new
+    # windows pull it out: the training patience stops it there (docs/windows.md, "Transfer").
+    fine_tune_patience: int = Field(default=10, ge=1)
     # Candidates; the transfer stage keeps the one with the best validation MCC.
     fine_tune_learning_rates: list[Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: [1e-4, 1e-3], min_length=1)

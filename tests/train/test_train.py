@@ -33,7 +33,8 @@ def workspace(tmp_path, cfg, monkeypatch, mlflow_uri):
         "tune@seqnetquake": {"outs": [{"path": "models/tuning/seqnetquake", "md5": "c.dir"}]},
     }}
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    small = cfg.train.model_copy(update={"max_epochs": 4, "patience": 2, "fine_tune_epochs": 3})
+    small = cfg.train.model_copy(update={"max_epochs": 4, "patience": 2, "fine_tune_epochs": 3,
+                                         "fine_tune_patience": 1})
     return tmp_path, cfg.model_copy(update={"train": small})
 
 
@@ -96,6 +97,9 @@ def test_base_transfer_register_and_serve(workspace):
     assert runs["train_base"].data.tags["dvc_md5/models/tuning/seqnetquake/best_params.json"] \
         == "c.dir"
     assert runs["train_base"].data.params["hp.lstm_units"] == "4"
+    # fine-tuning stops on its own patience, training on the other
+    assert runs["transfer"].data.params["patience"] == "1"
+    assert runs["train_base"].data.params["patience"] == "2"
 
     # Register both; the transfer version knows its base version; champion serves raw windows.
     summary = registry.run_stage(cfg, root / "models", root / "reports" / "registry.json")

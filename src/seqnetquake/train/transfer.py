@@ -48,11 +48,12 @@ def start(cfg: Config, models_dir: Path, ds_dir: Path, train: WindowSet,
                       source=str(ds_dir / name))
     base_run = base_record(base_dir)
     tune = functools.partial(fine_tune_chosen, clf, base_dir, cfg.train.fine_tune_learning_rates,
-                             max_epochs=cfg.train.fine_tune_epochs, patience=cfg.train.patience,
-                             seed=seed)
+                             max_epochs=cfg.train.fine_tune_epochs,
+                             patience=cfg.train.fine_tune_patience, seed=seed)
     return Start(
         clf, dict(clf.hyperparams), fit=tune,
-        params={"max_epochs": cfg.train.fine_tune_epochs, "patience": cfg.train.patience,
+        params={"max_epochs": cfg.train.fine_tune_epochs,
+                "patience": cfg.train.fine_tune_patience,
                 "learning_rates": list(cfg.train.fine_tune_learning_rates),
                 "readapt_scaling": True, "trainable_layers": "all"},
         tags={"base_run_id": base_run["run_id"], "base_model_uri": base_run["model_uri"],
