@@ -615,12 +615,15 @@ def test_goals_section_says_which_goal_each_headline_model_meets():
         "models": {"transfer": {"scales": {"1": fig(0.1, 0.55), "4": fig(0.35)}},
                    "direct": {"scales": {"1": fig(0.1, 0.2), "4": fig(0.2)}},
                    "lstm": {"scales": {"4": fig(0.3)}},
-                   "truth_trained": {"scales": {"4": fig(0.45)}}},  # a reference, no rival
+                   # a reference, no rival: a line of context under the table
+                   "truth_trained": {"scales": {"1": fig(0.1, 0.3), "4": fig(0.45)}}},
         "twins": {"zero_amplitude": {"transfer": fig(0.02), "direct": fig(-0.08)}},
         "raw_channels": {"paired": {"transfer": {"4": {"mcc_diff_ci_low": 0.05}}}},
     }
-    run = {"far": 0.1, "models": {k: {"dataset": "07"} for k in ("transfer", "direct")}}
+    run = {"far": 0.1, "models": {k: {"dataset": "07"} for k in ("transfer", "direct",
+                                                                  "truth_trained")}}
     lines = stage.goals_section(summary, run)
+    assert lines[-1].endswith("at x1 0.30, x4 MCC / truth ceiling 0.90.")
     rows = {line.split(" | ")[0].removeprefix("| "): line.split(" | ")[1:]
             for line in lines if line.startswith("| ") and "---" not in line}
     recall, share, above, twin, raw1, raw4 = (v for k, v in rows.items() if k != "goal")

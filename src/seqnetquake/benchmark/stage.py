@@ -482,7 +482,7 @@ def goals_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
 
     def share_x4(key: str) -> str:
         m, ceiling = scale(key, "4"), summary["ceiling_by_scale"].get(
-            run["models"][key]["dataset"], {}).get("4")
+            run["models"].get(key, {}).get("dataset"), {}).get("4")
         if not m or not ceiling or m["mcc"] is None:
             return "n/a"
         return cell(m["mcc"] / ceiling, m["mcc"] >= GOAL_CEILING_SHARE * ceiling)
@@ -514,12 +514,18 @@ def goals_section(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
         *((f"beats raw channels at x{s}: paired Δ MCC interval's lower end > 0",
            functools.partial(beats_raw, s=s)) for s in GOAL_SCALES),
     ]
+    ref = reference.KEY if reference.KEY in summary["models"] else None
+    context = [] if ref is None else [
+        "", f"What these windows allow ({reference.NAME}, docs/benchmark.md): recall at "
+        f"{far:.0%} false alarms at x1 {recall_x1(ref).split()[0]}, x4 MCC / truth ceiling "
+        f"{share_x4(ref).split()[0]}."]
     return ["", "## Goals (SeqNetQuake)", "",
             "Each cell: the figure, then whether it meets the goal (docs/benchmark.md, "
             "\"Goals\"); n/a where the sweep variant it needs is not collected.", "",
             "| goal | " + " | ".join(display_name(k) for k in heads) + " |",
             "|---" * (len(heads) + 1) + "|",
-            *(f"| {name} | " + " | ".join(fn(k) for k in heads) + " |" for name, fn in rows)]
+            *(f"| {name} | " + " | ".join(fn(k) for k in heads) + " |" for name, fn in rows),
+            *context]
 
 
 def write_markdown(summary: dict[str, Any], run: dict[str, Any], flag_lines: list[str],
