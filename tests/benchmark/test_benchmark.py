@@ -274,6 +274,10 @@ def test_benchmark_stage_small_profile(tmp_path, cfg, mlflow_uri):
     np.testing.assert_allclose(windows["amplitude_ne_rel"], amp_test)
     assert {"p_seismic_transfer", "pred_rf", "oracle", "pred_truth_trained"} <= set(
         windows.columns)
+    # the reference predicts by its alarms at the validation false-alarm threshold
+    ref = details["models"]["truth_trained"]
+    np.testing.assert_array_equal(windows["pred_truth_trained"],
+                                  (windows["p_seismic_truth_trained"] > ref["threshold"]))
     assert (reports / "plots" / "benchmark" / "efficiency.png").stat().st_size > 0
     md = (reports / "benchmark.md").read_text()
     assert "Simulated data" in md and "| model | MCC [CI] | ceiling | ratio |" in md

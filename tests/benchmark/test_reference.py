@@ -25,7 +25,7 @@ def test_reference_ranks_windows_that_show_the_injection():
     fit, fit_inj = _with_bump(1, 0.5, 3.0)
     test, test_inj = _with_bump(2, 0.5, 3.0)
     (p,) = reference.truth_trained_proba(fit, fit_inj, test)
-    assert p.shape == (len(test), 3)
+    assert p.shape == (len(test), 3) and (p[:, 2] == 0).all()  # a precursor detector
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     assert roc_auc_score(test_inj, p[:, 1]) > 0.9
 

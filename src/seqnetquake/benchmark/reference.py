@@ -2,14 +2,16 @@
 
 The truth ceiling says how well the *labels* can be matched by anyone who knows which windows
 hold injected samples; it says nothing about whether the windows' channels show them. This
-reference is a class-balanced multinomial logistic regression on per-window statistics (mean,
-median, standard deviation, minimum and maximum of each channel; log10 of the raw channels)
-fitted to the *oracle* labels of the fit windows, the windows the models are fitted on. It is
-scored like the models (test MCC against the windows' labels, recall at the validation
-false-alarm threshold), so a model near it has learnt what a simple detector can see in its
-windows, and a gap to the ceiling that the reference shares is a property of the data, not of
-the model. It is a lower bound on what the windows allow (a better truth-trained model could do
-more), and never a model a user could train: real data have no truth.
+reference is a logistic regression on per-window statistics (mean, median, standard deviation,
+minimum and maximum of each channel; log10 of the raw channels) fitted to the injection truth of
+the fit windows (the windows the models fit on; storm windows left out). It raises an alarm
+where P(injected) exceeds the validation threshold of ``benchmark.far`` false alarms, and its
+alarms are its predictions (1, else 0): scored like the models, test MCC against the windows'
+labels and recall at that threshold. A model near it has learnt what a simple detector that
+knows the truth sees in its windows; a gap to the ceiling that the reference shares belongs to
+the data, not to the model. It is a lower bound on what the windows allow (a better
+truth-trained model could do more), and never a model a user could train: real data have no
+truth.
 """
 
 from __future__ import annotations
@@ -19,13 +21,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from seqnetquake.benchmark.efficiency import oracle_labels
 from seqnetquake.windowcheck import PHYSICAL_CHANNELS
 from seqnetquake.windowset import WindowSet
 
 KEY = "truth_trained"  # its key among the benchmark's models
 NAME = "Truth-trained reference"
-N_CLASSES = 3
 
 
 def window_statistics(ws: WindowSet) -> np.ndarray:
@@ -39,28 +39,22 @@ def window_statistics(ws: WindowSet) -> np.ndarray:
 
 def truth_trained_proba(fit: WindowSet, fit_injected: np.ndarray,
                         *others: WindowSet) -> list[np.ndarray]:
-    """P(class) of each window set in ``others`` from the reference fitted on ``fit``.
+    """(P(not injected), P(injected), 0) of each window set in ``others``, from a logistic
+    regression fitted on the fit windows that are not storms, to their injection truth.
 
-    A class absent from the fit windows' oracle labels (class 1 at zero amplitude) gets
-    probability 0; with one class only, every window gets it.
+    A precursor detector, not a storm one: the storm class is Kp's, and the models see storms
+    in their channels or not at all. Without injected fit windows (zero amplitude) every window
+    gets P(injected) 0.
     """
-    target = oracle_labels(fit.y, fit_injected)
-    classes = np.unique(target)
+    quiet = np.asarray(fit.y) != 2
+    target = np.asarray(fit_injected, dtype=bool)[quiet]
     out = []
-    if len(classes) < 2:
-        for ws in others:
-            p = np.zeros((len(ws), N_CLASSES))
-            p[:, classes[0] if len(classes) else 0] = 1.0
-            out.append(p)
-        return out
-    # Balanced: injected windows are a small minority of the oracle labels; unweighted, the
-    # argmax would never say seismic and the reference's MCC would be 0 whatever it sees.
-    model = make_pipeline(StandardScaler(),
-                          LogisticRegression(max_iter=5000, class_weight="balanced"))
-    model.fit(window_statistics(fit), target)
+    fitted = None
+    if 0 < target.sum() < len(target):
+        fitted = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+        fitted.fit(window_statistics(fit)[quiet], target)
     for ws in others:
-        p = np.zeros((len(ws), N_CLASSES))
-        if len(ws):
-            p[:, classes] = model.predict_proba(window_statistics(ws))
-        out.append(p)
+        q = (fitted.predict_proba(window_statistics(ws))[:, 1] if fitted is not None and len(ws)
+             else np.zeros(len(ws)))
+        out.append(np.stack([1 - q, q, np.zeros(len(ws))], axis=1))
     return out

@@ -170,18 +170,21 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
             "truth_event_id": wt["test"].truth_event,
         })
 
-    def scored(key: str, ds: str, proba: np.ndarray, proba_val: np.ndarray) -> dict[str, Any]:
-        """MCC [CI] and detection efficiency of one model's probabilities; its table columns."""
+    def scored(key: str, ds: str, proba: np.ndarray, proba_val: np.ndarray,
+               alarms_predict: bool = False) -> dict[str, Any]:
+        """MCC [CI] and detection efficiency of one model's probabilities (its predictions the
+        argmax, or its alarms at the false-alarm threshold); its table columns."""
         sets, wt = cache[ds]
         test, val = sets["test"], sets["val"]
-        hard = np.asarray(proba).argmax(axis=1)
-        boot = event_bootstrap(test.y, hard, test.event_id, n_samples=bcfg.bootstrap_samples,
-                               seed=bcfg.seed)
         det = eff.detection(
             proba_val[:, 1], (val.y == 0) & ~wt["val"].injected, proba[:, 1],
             eff.oracle_labels(test.y, wt["test"].injected) == 1,
             (test.y == 0) & ~wt["test"].injected, wt["test"].amplitude,
             wt["test"].truth_event, bcfg.far, n_samples=bcfg.bootstrap_samples, seed=bcfg.seed)
+        hard = ((proba[:, 1] > det["threshold"]).astype(np.int64) if alarms_predict
+                else np.asarray(proba).argmax(axis=1))
+        boot = event_bootstrap(test.y, hard, test.event_id, n_samples=bcfg.bootstrap_samples,
+                               seed=bcfg.seed)
         windows[ds][f"p_seismic_{key}"] = proba[:, 1]
         windows[ds][f"pred_{key}"] = hard
         return {"dataset": ds, "name": display_name(key),
@@ -201,7 +204,8 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
         sets, wt = cache[ds]
         proba_val, proba = reference.truth_trained_proba(sets["fit"], wt["fit"].injected,
                                                          sets["val"], sets["test"])
-        models[reference.KEY] = scored(reference.KEY, ds, proba, proba_val)
+        models[reference.KEY] = scored(reference.KEY, ds, proba, proba_val,
+                                       alarms_predict=True)
     return {"amplitude_scale": cfg.simulate.precursor.amplitude_scale,
             "controls": controls(cfg), "channels": list(cfg.windows.features),
             "far": bcfg.far, "datasets": datasets,
