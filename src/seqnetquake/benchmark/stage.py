@@ -3,7 +3,8 @@
 Reads the windows (``data/processed/<dataset>/``), every training stage's ``predictions.npz``
 and the injection truth beside the raw files; writes
 
-- ``reports/benchmark.json`` (DVC metrics): per dataset ``ceiling_mcc``; per model and amplitude
+- ``reports/benchmark.json`` (DVC metrics): per dataset ``ceiling_mcc``; per model (and the
+  truth-trained reference, ``truth_trained``: benchmark/reference.py) and amplitude
   scale ``mcc``, ``mcc_ci_low``, ``mcc_ci_high``, ``recall_at_far``; per model ``a50``; per twin
   (``zero_amplitude``, ``location_matched``, ``time_shuffled``) and model ``mcc`` with its interval;
   ``raw_channels``: the same figures per model and scale of the variants on the paper's raw channels
@@ -212,7 +213,6 @@ def evaluate_run(cfg: Config, models_dir: Path, data_dir: Path) -> dict[str, Any
             "models": models, "_windows": windows}
 
 
-# --------------------------------------------------------------------------- the run
 def event_level(metrics_path: Path) -> dict[str, float]:
     """The training stage's test event-level figures (``test_eq*``), for the twin check."""
     try:
